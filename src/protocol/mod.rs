@@ -1,0 +1,1 @@
+//! The sans-IO spoke protocol core.

@@ -1,0 +1,1 @@
+//! Plain TCP flows through the real component.

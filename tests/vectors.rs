@@ -1,0 +1,1 @@
+//! Replays the reference vectors.
