@@ -1,0 +1,39 @@
+//! Runs a `wasm32-wasip2` command component under wasmtime with the
+//! caller's arguments, environment, standard streams and current directory.
+//!
+//! It is the cargo runner for the protocol core's tests inside wasm:
+//! `CARGO_TARGET_WASM32_WASIP2_RUNNER=target/release/wasm-run cargo test -p spoke --target wasm32-wasip2`.
+//! It grants no network access.
+
+use anyhow::{Context, Result};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::p2::bindings::sync::Command;
+use wasmtime_wasi::{DirPerms, FilePerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+struct State {
+    ctx: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.ctx, table: &mut self.table }
+    }
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let path = args.first().context("usage: wasm-run COMPONENT.wasm [ARGS...]")?;
+    let engine = Engine::default();
+    let component = Component::from_file(&engine, path).with_context(|| format!("loading {path}"))?;
+    let mut linker = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    let mut builder = WasiCtxBuilder::new();
+    builder.inherit_stdio().args(&args).envs(&std::env::vars().collect::<Vec<_>>());
+    builder.preopened_dir(".", ".", DirPerms::all(), FilePerms::all())?;
+    let mut store = Store::new(&engine, State { ctx: builder.build(), table: ResourceTable::new() });
+    let command = Command::instantiate(&mut store, &component, &linker)?;
+    let outcome = command.wasi_cli_run().call_run(&mut store)?;
+    std::process::exit(if outcome.is_ok() { 0 } else { 1 });
+}
