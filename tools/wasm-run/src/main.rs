@@ -1,5 +1,6 @@
 //! Runs a `wasm32-wasip2` command component under wasmtime with the
-//! caller's arguments, environment, standard streams and current directory.
+//! caller's arguments, environment, standard streams and current directory
+//! (preopened as `.` and under its absolute path).
 //!
 //! It is the cargo runner for the protocol core's tests inside wasm:
 //! `CARGO_TARGET_WASM32_WASIP2_RUNNER=target/release/wasm-run cargo test -p spoke --target wasm32-wasip2`.
@@ -31,7 +32,11 @@ fn main() -> Result<()> {
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     let mut builder = WasiCtxBuilder::new();
     builder.inherit_stdio().args(&args).envs(&std::env::vars().collect::<Vec<_>>());
+    // The current directory, both as "." and under its absolute path, so tests
+    // that locate data through CARGO_MANIFEST_DIR find it.
     builder.preopened_dir(".", ".", DirPerms::all(), FilePerms::all())?;
+    let cwd = std::env::current_dir()?;
+    builder.preopened_dir(&cwd, cwd.to_string_lossy(), DirPerms::all(), FilePerms::all())?;
     let mut store = Store::new(&engine, State { ctx: builder.build(), table: ResourceTable::new() });
     let command = Command::instantiate(&mut store, &component, &linker)?;
     let outcome = command.wasi_cli_run().call_run(&mut store)?;
