@@ -1,0 +1,138 @@
+//! The `flow` resource: one type for every kind of flow (plain TCP or a
+//! layer such as the spoke encryption over another flow), dispatching each
+//! operation to the kind it holds.
+//!
+//! Owns: the interior mutability of a flow (a `RefCell`, borrowed with
+//! `try_borrow_mut` so that misuse, such as the same flow passed twice to a
+//! combinator, is an error rather than a panic). Never does protocol work.
+
+use std::cell::{RefCell, RefMut};
+
+use wasi::io::poll::Pollable;
+use wasi::sockets::network::IpSocketAddress;
+
+use super::bindings::exports::spoke::flow::types::{Error, ShutdownMode, WriteError};
+use super::errors;
+use super::tcp::TcpFlow;
+
+/// What a flow is made of.
+pub enum Conn {
+    /// A TCP connection.
+    Tcp(TcpFlow),
+}
+
+impl Conn {
+    /// Reads between 1 and `max` bytes, `None` at end-of-stream.
+    pub fn read(&mut self, max: u32) -> Result<Option<Vec<u8>>, Error> {
+        match self {
+            Conn::Tcp(t) => t.read(max),
+        }
+    }
+
+    /// Writes every byte.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
+        match self {
+            Conn::Tcp(t) => t.write(data),
+        }
+    }
+
+    /// Writes each buffer in order.
+    pub fn writev(&mut self, data: &[Vec<u8>]) -> Result<(), WriteError> {
+        match self {
+            Conn::Tcp(t) => t.writev(data),
+        }
+    }
+
+    /// Shuts one or both directions.
+    pub fn shutdown(&mut self, mode: ShutdownMode) -> Result<(), WriteError> {
+        match self {
+            Conn::Tcp(t) => {
+                let r = match mode {
+                    ShutdownMode::Read => Ok(()),
+                    ShutdownMode::Write | ShutdownMode::ReadWrite => t.shutdown_write(),
+                };
+                if !matches!(mode, ShutdownMode::Write) {
+                    t.shutdown_read();
+                }
+                r
+            }
+        }
+    }
+
+    /// Shuts everything and frees the connection.
+    pub fn close(&mut self) {
+        match self {
+            Conn::Tcp(t) => t.close(),
+        }
+    }
+
+    /// A pollable for the caller, ready when a read would not block.
+    pub fn subscribe(&mut self) -> Pollable {
+        match self {
+            Conn::Tcp(t) => t.subscribe(),
+        }
+    }
+
+    /// The flow's own readiness pollable, or `None` if a read would not block.
+    pub fn read_pollable(&mut self) -> Option<&Pollable> {
+        match self {
+            Conn::Tcp(t) => t.read_pollable(),
+        }
+    }
+
+    /// The local address of the connection beneath.
+    pub fn local_address(&self) -> Result<IpSocketAddress, Error> {
+        match self {
+            Conn::Tcp(t) => t.local_address(),
+        }
+    }
+
+    /// The peer's address of the connection beneath.
+    pub fn remote_address(&self) -> Result<IpSocketAddress, Error> {
+        match self {
+            Conn::Tcp(t) => t.remote_address(),
+        }
+    }
+}
+
+/// The Rust value behind a `flow` resource handle.
+pub struct FlowResource {
+    conn: RefCell<Option<Conn>>,
+}
+
+impl FlowResource {
+    /// Wraps a connection.
+    pub fn new(conn: Conn) -> Self {
+        FlowResource {
+            conn: RefCell::new(Some(conn)),
+        }
+    }
+
+    /// Borrows the connection for one operation; an error if it is already
+    /// borrowed (re-entrant use) or was moved into a layer.
+    pub fn borrow(&self) -> Result<RefMut<'_, Conn>, Error> {
+        let guard = self
+            .conn
+            .try_borrow_mut()
+            .map_err(|_| errors::busy_flow())?;
+        RefMut::filter_map(guard, Option::as_mut).map_err(|_| errors::closed_flow())
+    }
+
+    /// Takes the connection out, for a layer that will own it.
+    pub fn take(&self) -> Result<Conn, Error> {
+        let mut guard = self
+            .conn
+            .try_borrow_mut()
+            .map_err(|_| errors::busy_flow())?;
+        guard.take().ok_or_else(errors::closed_flow)
+    }
+}
+
+impl FlowResource {
+    /// Closes the connection if it is still here, ignoring misuse.
+    pub fn close_quietly(&self) {
+        if let Ok(mut conn) = self.borrow() {
+            conn.close();
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! A listening TCP socket that hands out accepted connections as flows.
+//!
+//! Owns: the listening socket and the pollable it waits on. Never drops the
+//! socket before that pollable, and never blocks except in `accept`.
+
+use wasi::io::poll::Pollable;
+use wasi::sockets::instance_network::instance_network;
+use wasi::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress};
+use wasi::sockets::tcp::TcpSocket;
+use wasi::sockets::tcp_create_socket::create_tcp_socket;
+
+use super::bindings::exports::spoke::flow::types::Error;
+use super::errors;
+use super::tcp::TcpFlow;
+
+/// A bound, listening TCP socket.
+pub struct Listener {
+    /// Ready when an accept would not block (made lazily; dropped first).
+    acceptable: Option<Pollable>,
+    socket: TcpSocket,
+}
+
+impl Listener {
+    /// Binds to `address` (port 0 picks an ephemeral port) and listens.
+    pub fn bind(address: IpSocketAddress) -> Result<Listener, Error> {
+        let op = format!("listening on {}", errors::to_std(&address));
+        let family = match address {
+            IpSocketAddress::Ipv4(_) => IpAddressFamily::Ipv4,
+            IpSocketAddress::Ipv6(_) => IpAddressFamily::Ipv6,
+        };
+        let socket = create_tcp_socket(family).map_err(|c| errors::from_code(c, &op))?;
+        let network = instance_network();
+        socket
+            .start_bind(&network, address)
+            .map_err(|c| errors::from_code(c, &op))?;
+        finish(&socket, TcpSocket::finish_bind).map_err(|c| errors::from_code(c, &op))?;
+        socket
+            .start_listen()
+            .map_err(|c| errors::from_code(c, &op))?;
+        finish(&socket, TcpSocket::finish_listen).map_err(|c| errors::from_code(c, &op))?;
+        Ok(Listener {
+            acceptable: None,
+            socket,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_address(&self) -> Result<IpSocketAddress, Error> {
+        self.socket
+            .local_address()
+            .map_err(|c| errors::from_code(c, "reading the listener's address"))
+    }
+
+    /// Waits for the next connection.
+    pub fn accept(&mut self) -> Result<TcpFlow, Error> {
+        loop {
+            match self.socket.accept() {
+                Ok((socket, input, output)) => return Ok(TcpFlow::new(socket, input, output)),
+                Err(ErrorCode::WouldBlock) => {
+                    let socket = &self.socket;
+                    self.acceptable
+                        .get_or_insert_with(|| socket.subscribe())
+                        .block();
+                }
+                Err(c) => return Err(errors::from_code(c, "accepting a connection")),
+            }
+        }
+    }
+
+    /// A pollable for the caller, ready when `accept` would not block.
+    pub fn subscribe(&self) -> Pollable {
+        self.socket.subscribe()
+    }
+}
+
+/// Finishes an asynchronous socket operation, waiting while it would block.
+fn finish(
+    socket: &TcpSocket,
+    op: fn(&TcpSocket) -> Result<(), ErrorCode>,
+) -> Result<(), ErrorCode> {
+    let mut waiter: Option<Pollable> = None;
+    loop {
+        match op(socket) {
+            Err(ErrorCode::WouldBlock) => waiter.get_or_insert_with(|| socket.subscribe()).block(),
+            other => return other,
+        }
+    }
+}

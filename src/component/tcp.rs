@@ -1,0 +1,363 @@
+//! A TCP connection as a flow: reads, writes, half-closes and readiness over
+//! one `wasi:sockets/tcp` socket and its two streams, plus `connect`.
+//!
+//! Owns: the socket, its streams and the pollables made from them, and the
+//! sticky read/write states. It never writes past a `check-write` permit
+//! (that traps the host), never uses `blocking-write-and-flush` for data,
+//! and never drops a stream before the pollables it created.
+
+use std::net::IpAddr;
+
+use wasi::clocks::monotonic_clock;
+use wasi::io::poll::Pollable;
+use wasi::io::streams::{InputStream, OutputStream};
+use wasi::sockets::instance_network::instance_network;
+use wasi::sockets::ip_name_lookup::resolve_addresses;
+use wasi::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress};
+use wasi::sockets::tcp::{ShutdownType, TcpSocket};
+use wasi::sockets::tcp_create_socket::create_tcp_socket;
+
+use super::bindings::exports::spoke::flow::types::{Error, WriteError};
+use super::errors;
+
+/// What a later read returns.
+enum ReadSide {
+    /// Reads go to the socket.
+    Open,
+    /// End-of-stream was seen, or the read side was shut.
+    Ended,
+    /// A read failed; every later read fails the same way.
+    Failed(Error),
+}
+
+/// What a later write does.
+enum WriteSide {
+    /// Writes go to the socket.
+    Open,
+    /// The write side was shut (or the flow closed): writes fail with `closed`.
+    Shut,
+    /// A write failed; every later write fails the same way.
+    Failed(WriteError),
+}
+
+/// The live handles of a connection. Field order is drop order: pollables
+/// before the streams they come from, streams before the socket.
+struct Handles {
+    /// Ready when the input stream has data, EOF or an error (made lazily).
+    readable: Option<Pollable>,
+    /// Ready when the output stream accepts more (made lazily).
+    writable: Option<Pollable>,
+    input: InputStream,
+    output: OutputStream,
+    socket: TcpSocket,
+}
+
+/// A connected TCP socket with Mirage_flow semantics.
+pub struct TcpFlow {
+    /// `None` once closed and freed.
+    handles: Option<Handles>,
+    /// Handles kept after `close` because a pollable handed to the caller
+    /// may still refer to them; freed when the flow is dropped.
+    retired: Option<Handles>,
+    /// Whether `subscribe` ever handed a pollable to the caller.
+    lent_pollable: bool,
+    read: ReadSide,
+    write: WriteSide,
+}
+
+impl TcpFlow {
+    /// Wraps a connected socket and its streams.
+    pub fn new(socket: TcpSocket, input: InputStream, output: OutputStream) -> Self {
+        TcpFlow {
+            handles: Some(Handles {
+                readable: None,
+                writable: None,
+                input,
+                output,
+                socket,
+            }),
+            retired: None,
+            lent_pollable: false,
+            read: ReadSide::Open,
+            write: WriteSide::Open,
+        }
+    }
+
+    /// Reads between 1 and `max` bytes, `None` at end-of-stream.
+    pub fn read(&mut self, max: u32) -> Result<Option<Vec<u8>>, Error> {
+        match &self.read {
+            ReadSide::Open => {}
+            ReadSide::Ended => return Ok(None),
+            ReadSide::Failed(e) => return Err(e.clone()),
+        }
+        let Some(h) = &self.handles else {
+            return Err(errors::closed_flow());
+        };
+        let len = u64::from(max.max(1));
+        loop {
+            // One host call: waits for readiness, then reads what is there.
+            match h.input.blocking_read(len) {
+                Ok(data) if data.is_empty() => continue,
+                Ok(data) => return Ok(Some(data)),
+                Err(e) => {
+                    return match errors::from_read(e) {
+                        None => {
+                            self.read = ReadSide::Ended;
+                            Ok(None)
+                        }
+                        Some(e) => {
+                            self.read = ReadSide::Failed(e.clone());
+                            Err(e)
+                        }
+                    };
+                }
+            }
+        }
+    }
+
+    /// Writes every byte of `data`.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
+        self.writable()?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        let r = match &mut self.handles {
+            Some(h) => write_all(h, data),
+            None => Err(WriteError::Closed),
+        };
+        self.note_write(r)
+    }
+
+    /// Writes each buffer in order.
+    pub fn writev(&mut self, data: &[Vec<u8>]) -> Result<(), WriteError> {
+        self.writable()?;
+        let Some(h) = &mut self.handles else {
+            return Err(WriteError::Closed);
+        };
+        let mut r = Ok(());
+        for chunk in data.iter().filter(|c| !c.is_empty()) {
+            r = write_all(h, chunk);
+            if r.is_err() {
+                break;
+            }
+        }
+        self.note_write(r)
+    }
+
+    /// Fails if writes are no longer possible.
+    fn writable(&self) -> Result<(), WriteError> {
+        match &self.write {
+            WriteSide::Open if self.handles.is_some() => Ok(()),
+            WriteSide::Open | WriteSide::Shut => Err(WriteError::Closed),
+            WriteSide::Failed(e) => Err(e.clone()),
+        }
+    }
+
+    /// Makes a write failure sticky.
+    fn note_write(&mut self, r: Result<(), WriteError>) -> Result<(), WriteError> {
+        if let Err(e) = &r {
+            self.write = WriteSide::Failed(e.clone());
+        }
+        r
+    }
+
+    /// Shuts the read side: later reads return end-of-stream.
+    pub fn shutdown_read(&mut self) {
+        if let ReadSide::Open = self.read {
+            self.read = ReadSide::Ended;
+            if let Some(h) = &self.handles {
+                let _ = h.socket.shutdown(ShutdownType::Receive);
+            }
+        }
+    }
+
+    /// Waits until every written byte has left the stream, then sends FIN.
+    pub fn shutdown_write(&mut self) -> Result<(), WriteError> {
+        match &self.write {
+            WriteSide::Open => {}
+            WriteSide::Shut | WriteSide::Failed(WriteError::Closed) => return Ok(()),
+            WriteSide::Failed(e) => return Err(e.clone()),
+        }
+        let Some(h) = &mut self.handles else {
+            return Ok(());
+        };
+        let r = drain(h).map(|()| {
+            let _ = h.socket.shutdown(ShutdownType::Send);
+        });
+        self.write = match &r {
+            Ok(()) | Err(WriteError::Closed) => WriteSide::Shut,
+            Err(e) => WriteSide::Failed(e.clone()),
+        };
+        r
+    }
+
+    /// Shuts both directions (delivering what was written) and frees the
+    /// connection. Idempotent.
+    pub fn close(&mut self) {
+        if self.handles.is_none() {
+            return;
+        }
+        let _ = self.shutdown_write();
+        self.shutdown_read();
+        self.write = WriteSide::Shut;
+        if let Some(mut h) = self.handles.take() {
+            h.readable = None;
+            h.writable = None;
+            if self.lent_pollable {
+                self.retired = Some(h);
+            }
+        }
+    }
+
+    /// Whether a read would return at once without touching the socket.
+    pub fn read_settled(&self) -> bool {
+        !matches!(self.read, ReadSide::Open) || self.handles.is_none()
+    }
+
+    /// A pollable for the caller, ready when a read would not block.
+    pub fn subscribe(&mut self) -> Pollable {
+        match &self.handles {
+            Some(h) if !self.read_settled() => {
+                self.lent_pollable = true;
+                h.input.subscribe()
+            }
+            _ => ready_now(),
+        }
+    }
+
+    /// The readiness pollable kept inside the flow, for the combinators;
+    /// `None` when a read would not block.
+    pub fn read_pollable(&mut self) -> Option<&Pollable> {
+        if self.read_settled() {
+            return None;
+        }
+        let h = self.handles.as_mut()?;
+        Some(h.readable.get_or_insert_with(|| h.input.subscribe()))
+    }
+
+    /// The local address of the socket.
+    pub fn local_address(&self) -> Result<IpSocketAddress, Error> {
+        let h = self.handles.as_ref().ok_or_else(errors::closed_flow)?;
+        h.socket
+            .local_address()
+            .map_err(|c| errors::from_code(c, "reading the local address"))
+    }
+
+    /// The peer's address.
+    pub fn remote_address(&self) -> Result<IpSocketAddress, Error> {
+        let h = self.handles.as_ref().ok_or_else(errors::closed_flow)?;
+        h.socket
+            .remote_address()
+            .map_err(|c| errors::from_code(c, "reading the remote address"))
+    }
+}
+
+impl Drop for TcpFlow {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// A pollable that is already ready.
+pub fn ready_now() -> Pollable {
+    monotonic_clock::subscribe_duration(0)
+}
+
+/// Writes all of `data`, in pieces no larger than each permit.
+fn write_all(h: &mut Handles, mut data: &[u8]) -> Result<(), WriteError> {
+    while !data.is_empty() {
+        let permit = h.output.check_write().map_err(errors::from_write)?;
+        if permit == 0 {
+            wait_writable(h);
+            continue;
+        }
+        let n = usize::try_from(permit)
+            .unwrap_or(usize::MAX)
+            .min(data.len());
+        let (now, rest) = data.split_at(n);
+        h.output.write(now).map_err(errors::from_write)?;
+        data = rest;
+    }
+    Ok(())
+}
+
+/// Flushes and waits until the stream has handed every byte to the host.
+fn drain(h: &mut Handles) -> Result<(), WriteError> {
+    h.output.flush().map_err(errors::from_write)?;
+    while h.output.check_write().map_err(errors::from_write)? == 0 {
+        wait_writable(h);
+    }
+    Ok(())
+}
+
+/// Blocks until the output stream is writable (or failed).
+fn wait_writable(h: &mut Handles) {
+    h.writable
+        .get_or_insert_with(|| h.output.subscribe())
+        .block();
+}
+
+/// Connects to `host:port`: an IP literal directly, a name through
+/// `ip-name-lookup`, trying each address in order (the error is the last's).
+pub fn connect(host: &str, port: u16) -> Result<TcpFlow, Error> {
+    let literal = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(ip) = literal.parse::<IpAddr>() {
+        return connect_address(errors::from_std(ip, port));
+    }
+    let mut last = Error::NameUnresolvable(host.into());
+    for ip in resolve(host)? {
+        match connect_address(errors::from_std(ip, port)) {
+            Ok(flow) => return Ok(flow),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Every address `name` resolves to, in the resolver's order.
+fn resolve(name: &str) -> Result<Vec<IpAddr>, Error> {
+    let network = instance_network();
+    let stream = resolve_addresses(&network, name).map_err(|c| errors::from_lookup(c, name))?;
+    let mut found = Vec::new();
+    let mut waiter: Option<Pollable> = None;
+    loop {
+        match stream.resolve_next_address() {
+            Ok(Some(ip)) => found.push(errors::ip_to_std(ip)),
+            Ok(None) => break,
+            Err(ErrorCode::WouldBlock) => waiter.get_or_insert_with(|| stream.subscribe()).block(),
+            Err(c) => return Err(errors::from_lookup(c, name)),
+        }
+    }
+    drop(waiter);
+    if found.is_empty() {
+        return Err(Error::NameUnresolvable(name.into()));
+    }
+    Ok(found)
+}
+
+/// Connects to one socket address, without any name lookup.
+pub fn connect_address(address: IpSocketAddress) -> Result<TcpFlow, Error> {
+    let op = format!("connecting to {}", errors::to_std(&address));
+    let family = match address {
+        IpSocketAddress::Ipv4(_) => IpAddressFamily::Ipv4,
+        IpSocketAddress::Ipv6(_) => IpAddressFamily::Ipv6,
+    };
+    let socket = create_tcp_socket(family).map_err(|c| errors::from_code(c, &op))?;
+    let network = instance_network();
+    socket
+        .start_connect(&network, address)
+        .map_err(|c| errors::from_code(c, &op))?;
+    let waiter = socket.subscribe();
+    let result = loop {
+        match socket.finish_connect() {
+            Err(ErrorCode::WouldBlock) => waiter.block(),
+            other => break other,
+        }
+    };
+    drop(waiter);
+    let (input, output) = result.map_err(|c| errors::from_code(c, &op))?;
+    Ok(TcpFlow::new(socket, input, output))
+}
