@@ -1,0 +1,165 @@
+//! The command line: what each `spoke` subcommand takes.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Spoke: plain and password-secured flows between WebAssembly components,
+/// run by the Spoke component under wasmtime with a deny-by-default network
+/// policy that allows exactly the addresses given on the command line.
+#[derive(Parser, Debug)]
+#[command(name = "spoke", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Connect to HOST:PORT and copy stdin to the flow and the flow to stdout
+    /// (a netcat); stdin's end half-closes the flow.
+    Connect {
+        /// Where to connect: a name or an IP address, and a port.
+        target: String,
+        /// Password-secure options.
+        #[command(flatten)]
+        secure: SecureArgs,
+    },
+    /// Listen on ADDR:PORT, accept one peer, and either echo what it sends
+    /// (`--echo`) or act like `connect` with it.
+    Listen {
+        /// The local address and port to listen on (port 0 picks one).
+        address: SocketAddr,
+        /// Echo the peer's bytes back instead of using stdin/stdout.
+        #[arg(long)]
+        echo: bool,
+        /// Password-secure options.
+        #[command(flatten)]
+        secure: SecureArgs,
+        /// Server options.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Send FILE to a `spoke recv` over an encrypted flow.
+    Send {
+        /// The file to send.
+        file: PathBuf,
+        /// The receiver's HOST:PORT.
+        #[arg(long)]
+        to: String,
+        /// Password options.
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// Receive one file from a `spoke send` over an encrypted flow.
+    Recv {
+        /// The local ADDR:PORT to listen on.
+        #[arg(long)]
+        listen: SocketAddr,
+        /// Where to store the file (default: the sender's file name in the
+        /// current directory). Written only once complete and verified.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Password options.
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Server options.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// The reference's own demonstration: a server and a client in one
+    /// process; the client sends FILE, the server echoes it back, the client
+    /// checks it byte for byte and prints the throughput.
+    Simulate {
+        /// The file to send.
+        file: PathBuf,
+        /// The loopback ADDR:PORT the server listens on.
+        address: SocketAddr,
+        /// The shared password (this demonstration takes it on the command line).
+        password: String,
+        /// Use protocol version 1, as the OCaml reference does.
+        #[arg(long)]
+        compat: bool,
+    },
+}
+
+/// Options that turn a plain flow into an encrypted one.
+#[derive(Args, Debug, Clone)]
+pub struct SecureArgs {
+    /// Encrypt the flow with a password (SPAKE2+EE, then AEAD records).
+    #[arg(long)]
+    pub secure: bool,
+    /// Password options (imply nothing unless --secure or --compat).
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+impl SecureArgs {
+    /// Whether the flow is to be encrypted.
+    pub fn enabled(&self) -> bool {
+        self.secure || self.password.compat
+    }
+}
+
+/// Where the password comes from and who the two ends are.
+#[derive(Args, Debug, Clone)]
+pub struct PasswordArgs {
+    /// Read the password from the first line of this file (else from
+    /// $SPOKE_PASSWORD, else from a prompt on the terminal).
+    #[arg(long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
+    /// The client and server identities bound into the handshake; both ends
+    /// must give the same pair.
+    #[arg(long, value_name = "CLIENT,SERVER", default_value = "spoke-client,spoke-server")]
+    pub identity: String,
+    /// Speak protocol version 1, to talk to OCaml spoke peers (implies --secure).
+    #[arg(long)]
+    pub compat: bool,
+}
+
+impl PasswordArgs {
+    /// The identity pair, split at its comma.
+    pub fn identities(&self) -> anyhow::Result<(String, String)> {
+        match self.identity.split_once(',') {
+            Some((client, server)) if !client.contains(',') && !server.contains(',') => {
+                Ok((client.to_owned(), server.to_owned()))
+            }
+            _ => anyhow::bail!("--identity takes CLIENT,SERVER (two names and one comma), not {:?}", self.identity),
+        }
+    }
+}
+
+/// Options of the listening (server) side of a secure flow.
+#[derive(Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// The ciphers to use, server-to-client then client-to-server: each one
+    /// of chacha20-poly1305, aes256-gcm, aes256-ccm.
+    #[arg(long, value_name = "S2C,C2S", default_value = "chacha20-poly1305,chacha20-poly1305")]
+    pub ciphers: String,
+    /// The PBKDF2 iteration count clients must run.
+    #[arg(long, default_value_t = 16)]
+    pub iterations: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn identities_split_at_their_one_comma() {
+        let args = |identity: &str| PasswordArgs { password_file: None, identity: identity.into(), compat: false };
+        assert_eq!(args("alice,bob").identities().unwrap(), ("alice".into(), "bob".into()));
+        assert_eq!(args(",").identities().unwrap(), ("".into(), "".into()));
+        assert!(args("alice").identities().is_err());
+        assert!(args("a,b,c").identities().is_err());
+    }
+}

@@ -1,0 +1,7 @@
+//! The `spoke` command.
+
+mod cli;
+mod header;
+mod password;
+
+fn main() {}
