@@ -73,10 +73,32 @@ impl Conn {
         }
     }
 
-    /// The flow's own readiness pollable, or `None` if a read would not block.
-    pub fn read_pollable(&mut self) -> Option<&Pollable> {
+    /// Makes the pollables that `read_wait` and `write_wait` lend.
+    pub fn prepare_waits(&mut self) {
         match self {
-            Conn::Tcp(t) => t.read_pollable(),
+            Conn::Tcp(t) => t.prepare_waits(),
+        }
+    }
+
+    /// What to wait on before a read, or `None` if a read would not block.
+    pub fn read_wait(&self) -> Option<&Pollable> {
+        match self {
+            Conn::Tcp(t) => t.read_wait(),
+        }
+    }
+
+    /// What to wait on before `write_some` can take bytes, or `None` if it
+    /// can now.
+    pub fn write_wait(&self) -> Option<&Pollable> {
+        match self {
+            Conn::Tcp(t) => t.write_wait(),
+        }
+    }
+
+    /// Writes what can be written without blocking; returns how much.
+    pub fn write_some(&mut self, data: &[u8]) -> Result<usize, WriteError> {
+        match self {
+            Conn::Tcp(t) => t.write_some(data),
         }
     }
 

@@ -19,12 +19,15 @@ mod bindings {
     });
 }
 
+mod combinators;
 mod errors;
 mod flow;
 mod listener;
 mod tcp;
 
-use bindings::exports::spoke::flow::combinators::{self, CopyError, Direction, Stats};
+use bindings::exports::spoke::flow::combinators::{
+    self as combinators_api, CopyError, Direction, Stats,
+};
 use bindings::exports::spoke::flow::spoke::{
     self as spoke_api, Cipher, Config, HandshakeError, Identities,
 };
@@ -182,22 +185,29 @@ impl spoke_api::Guest for Component {
     }
 }
 
-impl combinators::Guest for Component {
-    fn copy(_src: FlowBorrow<'_>, _dst: FlowBorrow<'_>) -> Result<Stats, CopyError> {
-        Err(CopyError::Read(Error::Other("not implemented".into())))
+impl combinators_api::Guest for Component {
+    fn copy(src: FlowBorrow<'_>, dst: FlowBorrow<'_>) -> Result<Stats, CopyError> {
+        let mut s = src
+            .get::<FlowResource>()
+            .borrow()
+            .map_err(CopyError::Read)?;
+        let mut d = dst
+            .get::<FlowResource>()
+            .borrow()
+            .map_err(|e| CopyError::Write(WriteError::Error(e)))?;
+        combinators::copy(&mut s, &mut d)
     }
 
-    fn proxy(_a: FlowBorrow<'_>, _b: FlowBorrow<'_>) -> (Direction, Direction) {
-        let d = || Direction {
-            stats: Stats {
-                read_bytes: 0,
-                read_ops: 0,
-                write_bytes: 0,
-                write_ops: 0,
-                duration_ns: 0,
-            },
-            error: Some(CopyError::Read(Error::Other("not implemented".into()))),
+    fn proxy(a: FlowBorrow<'_>, b: FlowBorrow<'_>) -> (Direction, Direction) {
+        let fa = a.get::<FlowResource>();
+        let fb = b.get::<FlowResource>();
+        let failed = |e: &Error| Direction {
+            stats: combinators::no_stats(),
+            error: Some(CopyError::Read(e.clone())),
         };
-        (d(), d())
+        match (fa.borrow(), fb.borrow()) {
+            (Ok(mut ca), Ok(mut cb)) => combinators::proxy(&mut ca, &mut cb),
+            (Err(e), _) | (_, Err(e)) => (failed(&e), failed(&e)),
+        }
     }
 }

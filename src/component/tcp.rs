@@ -85,6 +85,9 @@ impl TcpFlow {
 
     /// Reads between 1 and `max` bytes, `None` at end-of-stream.
     pub fn read(&mut self, max: u32) -> Result<Option<Vec<u8>>, Error> {
+        if self.handles.is_none() {
+            return Err(errors::closed_flow());
+        }
         match &self.read {
             ReadSide::Open => {}
             ReadSide::Ended => return Ok(None),
@@ -225,14 +228,53 @@ impl TcpFlow {
         }
     }
 
-    /// The readiness pollable kept inside the flow, for the combinators;
-    /// `None` when a read would not block.
-    pub fn read_pollable(&mut self) -> Option<&Pollable> {
+    /// Makes the pollables that `read_wait` and `write_wait` lend.
+    pub fn prepare_waits(&mut self) {
+        if let Some(h) = &mut self.handles {
+            h.readable.get_or_insert_with(|| h.input.subscribe());
+            h.writable.get_or_insert_with(|| h.output.subscribe());
+        }
+    }
+
+    /// The flow's own pollable to wait on before a read, or `None` when a
+    /// read would not block. Call `prepare_waits` first.
+    pub fn read_wait(&self) -> Option<&Pollable> {
         if self.read_settled() {
             return None;
         }
-        let h = self.handles.as_mut()?;
-        Some(h.readable.get_or_insert_with(|| h.input.subscribe()))
+        self.handles.as_ref()?.readable.as_ref()
+    }
+
+    /// The flow's own pollable to wait on before `write_some` can accept
+    /// bytes, or `None` if it can now. Call `prepare_waits` first.
+    pub fn write_wait(&self) -> Option<&Pollable> {
+        match &self.write {
+            WriteSide::Open => self.handles.as_ref()?.writable.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Writes as much of `data` as the stream accepts now, without
+    /// blocking; returns how many bytes it took (possibly 0).
+    pub fn write_some(&mut self, data: &[u8]) -> Result<usize, WriteError> {
+        self.writable()?;
+        let Some(h) = &self.handles else {
+            return Err(WriteError::Closed);
+        };
+        let r = (|| -> Result<usize, WriteError> {
+            let permit = h.output.check_write().map_err(errors::from_write)?;
+            let n = usize::try_from(permit)
+                .unwrap_or(usize::MAX)
+                .min(data.len());
+            if n > 0 {
+                h.output.write(&data[..n]).map_err(errors::from_write)?;
+            }
+            Ok(n)
+        })();
+        if let Err(e) = &r {
+            self.write = WriteSide::Failed(e.clone());
+        }
+        r
     }
 
     /// The local address of the socket.

@@ -1,0 +1,184 @@
+//! `copy` and `proxy` (mirage-flow's combinators) run inside the component,
+//! so bulk data never crosses the component boundary.
+//!
+//! Owns: the copy loops and their statistics. Never blocks one direction of
+//! a proxy on the other (writes there go through `write_some` and
+//! readiness), and never drops bytes already read from a source.
+
+use wasi::clocks::monotonic_clock;
+use wasi::io::poll::{Pollable, poll};
+
+use super::bindings::exports::spoke::flow::combinators::{CopyError, Direction, Stats};
+use super::bindings::exports::spoke::flow::types::ShutdownMode;
+use super::flow::Conn;
+
+/// How much one read asks for: the most a `wasi:io` stream returns at once.
+const CHUNK: u32 = 64 * 1024;
+
+/// Empty statistics.
+pub fn no_stats() -> Stats {
+    Stats {
+        read_bytes: 0,
+        read_ops: 0,
+        write_bytes: 0,
+        write_ops: 0,
+        duration_ns: 0,
+    }
+}
+
+/// Copies `src` to `dst` until `src` ends, then shuts `dst`'s write side.
+pub fn copy(src: &mut Conn, dst: &mut Conn) -> Result<Stats, CopyError> {
+    let start = monotonic_clock::now();
+    let mut stats = no_stats();
+    while let Some(data) = src.read(CHUNK).map_err(CopyError::Read)? {
+        stats.read_bytes += data.len() as u64;
+        stats.read_ops += 1;
+        dst.write(&data).map_err(CopyError::Write)?;
+        stats.write_bytes += data.len() as u64;
+        stats.write_ops += 1;
+    }
+    dst.shutdown(ShutdownMode::Write)
+        .map_err(CopyError::Write)?;
+    stats.duration_ns = monotonic_clock::now().saturating_sub(start);
+    Ok(stats)
+}
+
+/// Where one direction of a proxy is.
+enum Phase {
+    /// Waiting for the source.
+    Reading,
+    /// Holding bytes read from the source that the destination has not
+    /// taken yet.
+    Writing,
+    /// Finished (end-of-stream or an error).
+    Done,
+}
+
+/// One direction of a proxy.
+struct Leg {
+    phase: Phase,
+    pending: Vec<u8>,
+    written: usize,
+    stats: Stats,
+    error: Option<CopyError>,
+}
+
+impl Leg {
+    fn new() -> Self {
+        Leg {
+            phase: Phase::Reading,
+            pending: Vec::new(),
+            written: 0,
+            stats: no_stats(),
+            error: None,
+        }
+    }
+
+    /// What this leg waits on, as `Some(None)` when it can act now and
+    /// `None` when it is done.
+    fn wait<'a>(&self, src: &'a Conn, dst: &'a Conn) -> Option<Option<&'a Pollable>> {
+        match self.phase {
+            Phase::Reading => Some(src.read_wait()),
+            Phase::Writing => Some(dst.write_wait()),
+            Phase::Done => None,
+        }
+    }
+
+    /// Makes one step of progress; `start` is when the proxy began.
+    fn step(&mut self, src: &mut Conn, dst: &mut Conn, start: u64) {
+        if let Phase::Reading = self.phase {
+            match src.read(CHUNK) {
+                Ok(Some(data)) => {
+                    self.stats.read_bytes += data.len() as u64;
+                    self.stats.read_ops += 1;
+                    self.pending = data;
+                    self.written = 0;
+                    self.phase = Phase::Writing;
+                }
+                Ok(None) => {
+                    if let Err(e) = dst.shutdown(ShutdownMode::Write) {
+                        self.error = Some(CopyError::Write(e));
+                    }
+                    return self.finish(start);
+                }
+                Err(e) => {
+                    self.error = Some(CopyError::Read(e));
+                    let _ = dst.shutdown(ShutdownMode::Write);
+                    return self.finish(start);
+                }
+            }
+        }
+        if let Phase::Writing = self.phase {
+            match dst.write_some(&self.pending[self.written..]) {
+                Ok(0) => {}
+                Ok(n) => {
+                    self.written += n;
+                    self.stats.write_bytes += n as u64;
+                    self.stats.write_ops += 1;
+                    if self.written == self.pending.len() {
+                        self.phase = Phase::Reading;
+                    }
+                }
+                Err(e) => {
+                    self.error = Some(CopyError::Write(e));
+                    let _ = src.shutdown(ShutdownMode::Read);
+                    self.finish(start);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, start: u64) {
+        self.phase = Phase::Done;
+        self.pending = Vec::new();
+        self.stats.duration_ns = monotonic_clock::now().saturating_sub(start);
+    }
+
+    fn into_direction(self) -> Direction {
+        Direction {
+            stats: self.stats,
+            error: self.error,
+        }
+    }
+}
+
+/// Copies `a` to `b` and `b` to `a` at once until both have ended.
+pub fn proxy(a: &mut Conn, b: &mut Conn) -> (Direction, Direction) {
+    let start = monotonic_clock::now();
+    let mut ab = Leg::new();
+    let mut ba = Leg::new();
+    loop {
+        if matches!((&ab.phase, &ba.phase), (Phase::Done, Phase::Done)) {
+            break;
+        }
+        a.prepare_waits();
+        b.prepare_waits();
+        let (go_ab, go_ba) = {
+            let wab = ab.wait(a, b);
+            let wba = ba.wait(b, a);
+            if matches!(wab, Some(None)) || matches!(wba, Some(None)) {
+                (matches!(wab, Some(None)), matches!(wba, Some(None)))
+            } else {
+                let mut list: Vec<&Pollable> = Vec::with_capacity(2);
+                let iab = wab.flatten().map(|p| {
+                    list.push(p);
+                    list.len() - 1
+                });
+                let iba = wba.flatten().map(|p| {
+                    list.push(p);
+                    list.len() - 1
+                });
+                let ready = poll(&list);
+                let hit = |i: Option<usize>| i.is_some_and(|i| ready.contains(&(i as u32)));
+                (hit(iab), hit(iba))
+            }
+        };
+        if go_ab {
+            ab.step(a, b, start);
+        }
+        if go_ba {
+            ba.step(b, a, start);
+        }
+    }
+    (ab.into_direction(), ba.into_direction())
+}
