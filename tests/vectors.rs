@@ -1,1 +1,2 @@
-//! Replays the reference vectors.
+//! Replays the reference's vectors (tests/vectors/*.json) through the real
+//! primitives and state machines.

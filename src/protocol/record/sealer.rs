@@ -1,0 +1,118 @@
+//! Our direction of the record layer.
+//!
+//! Owns: cutting writes into records, the send sequence number, the close
+//! marker. Must never send after the close marker or past the last
+//! sequence number.
+
+use core::fmt;
+
+use super::aead::Protection;
+use crate::protocol::wire::{HEADER_LEN, MAX_PLAINTEXT, TAG_LEN, record_adata};
+use crate::protocol::{Cipher, RecordError, Version};
+
+/// Seals our plaintext into records for the peer.
+pub struct Sealer {
+    protection: Protection,
+    version: Version,
+    cipher: Cipher,
+    /// The sequence number of the next record.
+    next: u64,
+    /// Records that may still be sent (2^64 at first).
+    remaining: u128,
+    closed: bool,
+}
+
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sealer")
+            .field("version", &self.version)
+            .field("cipher", &self.cipher)
+            .field("next_sequence", &self.next)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sealer {
+    /// The largest plaintext one record carries.
+    pub const MAX_PLAINTEXT: usize = MAX_PLAINTEXT;
+
+    pub(crate) fn new(version: Version, cipher: Cipher, key: &[u8; 64]) -> Self {
+        Sealer {
+            protection: Protection::new(cipher, key),
+            version,
+            cipher,
+            next: 0,
+            remaining: 1 << 64,
+            closed: false,
+        }
+    }
+
+    /// The cipher of our records.
+    pub fn cipher(&self) -> Cipher {
+        self.cipher
+    }
+
+    /// Appends to `out` the records carrying `plaintext`, cut at
+    /// [`Self::MAX_PLAINTEXT`] bytes. Empty input appends nothing. Either
+    /// every record is appended or none (when the sequence numbers would not
+    /// suffice, or after [`Self::seal_close`]).
+    pub fn seal(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), RecordError> {
+        if self.closed {
+            return Err(RecordError::Closed);
+        }
+        if plaintext.is_empty() {
+            return Ok(());
+        }
+        let records = plaintext.len().div_ceil(MAX_PLAINTEXT);
+        if records as u128 > self.remaining {
+            return Err(RecordError::SequenceExhausted);
+        }
+        out.reserve(plaintext.len() + records * (HEADER_LEN + TAG_LEN));
+        for chunk in plaintext.chunks(MAX_PLAINTEXT) {
+            self.push_record(chunk, out);
+        }
+        Ok(())
+    }
+
+    /// Version 2: appends the close marker (an empty record) once; version 1
+    /// has none and appends nothing. Afterwards `seal` fails with `Closed`.
+    /// Calling it again appends nothing.
+    pub fn seal_close(&mut self, out: &mut Vec<u8>) -> Result<(), RecordError> {
+        if self.closed {
+            return Ok(());
+        }
+        if self.version == Version::V2 {
+            if self.remaining == 0 {
+                return Err(RecordError::SequenceExhausted);
+            }
+            self.push_record(&[], out);
+        }
+        self.closed = true;
+        Ok(())
+    }
+
+    /// Whether `seal_close` was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    fn push_record(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        let len = HEADER_LEN + chunk.len() + TAG_LEN;
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(chunk);
+        let adata = record_adata(self.version.wire(), chunk.len());
+        let tag = self.protection.seal(self.next, &adata, &mut out[start..]);
+        out.extend_from_slice(&tag);
+        self.next = self.next.wrapping_add(1);
+        self.remaining -= 1;
+    }
+
+    /// Test hook: pretend `seq` records were already sent.
+    #[cfg(test)]
+    pub(crate) fn skip_to(&mut self, seq: u64) {
+        self.next = seq;
+        self.remaining = (1u128 << 64) - u128::from(seq);
+    }
+}
