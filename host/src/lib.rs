@@ -1,1 +1,74 @@
+//! Embed the Spoke component in a Rust program.
+//!
+//! The component (built from this workspace's root package and embedded in
+//! this library) provides *flows*: reliable byte streams over TCP, optionally
+//! secured by a shared password. This library runs it under wasmtime on
+//! tokio and offers it as an ordinary async Rust API:
+//!
+//! ```no_run
+//! use spoke_host::{NetworkPolicy, Spoke};
+//! # async fn demo() -> anyhow::Result<()> {
+//! let spoke = Spoke::new()?; // compile once, share everywhere
+//! let policy = NetworkPolicy::deny_all().allow_connect("127.0.0.1:7000".parse()?);
+//! let mut instance = spoke.instantiate(policy).await?;
+//! let flow = instance.connect("127.0.0.1", 7000).await?;
+//! instance.write(&flow, b"hello").await?;
+//! let reply = instance.read(&flow, 4096).await?;
+//! instance.close(flow).await;
+//! # Ok(()) }
+//! ```
+//!
+//! # The network policy
+//!
+//! An instance can reach the network only as far as its [`NetworkPolicy`]
+//! allows, and the default allows nothing:
+//!
+//! - **connect**: [`NetworkPolicy::allow_connect`] allows one IP address and
+//!   port, [`NetworkPolicy::allow_connect_range`] an address and a port range.
+//!   (Connecting implicitly binds the socket to the unspecified address with
+//!   port 0 first; that is allowed exactly when some connect rule exists.)
+//! - **listen**: [`NetworkPolicy::allow_listen`] allows binding and listening
+//!   on a local address; port 0 in the rule allows any port, as an ephemeral
+//!   listener needs. Peers connecting to an allowed listener are accepted.
+//! - **name lookup**: [`NetworkPolicy::allow_name_lookup`]; off by default, so
+//!   `connect("localhost", ..)` is denied while `connect("127.0.0.1", ..)` is
+//!   governed by the connect rules alone.
+//! - UDP is never available.
+//!
+//! The rules are enforced by wasmtime-wasi beneath the guest, so nothing the
+//! guest does can get around them. A denied operation fails with
+//! [`FlowError::PermissionDenied`], whose message names the address and the
+//! rule that would allow it.
+//!
+//! # Limits and failures
+//!
+//! Each instance has its own [`Limits`] (memory, and a watchdog against a
+//! guest that computes forever). A trap, a limit, or any host-side failure
+//! becomes a [`FlowError::Trap`] (or the `Trap` inside the other error types)
+//! and leaves that instance unusable; the host process and other instances
+//! carry on. A misbehaving peer is an ordinary error.
+//!
+//! # Concurrency
+//!
+//! An [`Instance`] is one `Store`: its methods take `&mut self` and run one
+//! at a time. Use one instance per task for independent flows, or wait on
+//! several flows of one instance with [`Instance::readable`], which is
+//! cancel-safe (it can lose a `tokio::select!`). The other methods must be
+//! awaited to completion: cancelling one in the middle of a guest call makes
+//! the instance unusable.
 
+mod bindings;
+mod error;
+mod instance;
+mod limits;
+mod policy;
+mod runtime;
+
+pub use bindings::exports::spoke::flow::combinators::Stats;
+pub use bindings::exports::spoke::flow::spoke::{Cipher, Config as SpokeConfig, Identities};
+pub use bindings::exports::spoke::flow::types::ShutdownMode;
+pub use error::{CopyError, FlowError, HandshakeError, WriteError};
+pub use instance::{Direction, Flow, Instance, Listener};
+pub use limits::{EPOCH_TICK, Limits};
+pub use policy::{LOOPBACK, NetworkPolicy};
+pub use runtime::{COMPONENT, Options, Spoke};

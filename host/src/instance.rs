@@ -1,0 +1,681 @@
+//! One running instance of the Spoke component and the handles of the flows
+//! and listeners it owns.
+//!
+//! This module owns the `Store`: every call into the guest, turning traps
+//! into errors (and the instance into a dead one), attaching the network
+//! policy's explanation to permission errors, releasing dropped handles, and
+//! waiting on a flow's pollable in the host. It never enforces the policy
+//! itself (wasmtime-wasi does, beneath the guest).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use wasmtime::Store;
+use wasmtime::component::{Resource, ResourceAny};
+use wasmtime_wasi::p2::DynPollable;
+use wasmtime_wasi::p2::bindings::io::poll::HostPollable;
+
+use crate::bindings::Component;
+use crate::bindings::exports::spoke::flow::combinators::Stats;
+use crate::bindings::exports::spoke::flow::spoke::{Cipher, Config as SpokeConfig, Identities};
+use crate::bindings::exports::spoke::flow::types::ShutdownMode;
+use crate::error::{CopyError, FlowError, HandshakeError, WriteError};
+use crate::policy::{Denial, DenialLog, NetworkPolicy};
+use crate::runtime::{Spoke, State};
+
+/// An epoch deadline that is never reached while a short call runs.
+const NO_YIELD: u64 = 1 << 40;
+
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
+
+/// Handles dropped without `close`, released at the instance's next call.
+type Graveyard = Arc<Mutex<Vec<ResourceAny>>>;
+
+/// A running Spoke component with its own memory, sockets, limits and
+/// network policy. All methods are async and take `&mut self`.
+///
+/// Flows and listeners are handles into this instance: pass them only to
+/// the instance that created them (others answer `invalid-state`). Dropping
+/// a handle releases it at the instance's next call; dropping the instance
+/// releases everything.
+pub struct Instance {
+    store: Store<State>,
+    bindings: Component,
+    id: u64,
+    policy: NetworkPolicy,
+    denial: DenialLog,
+    graveyard: Graveyard,
+    /// A pollable `readable` left behind when its caller stopped waiting.
+    pending_pollable: Option<Resource<DynPollable>>,
+    /// Set while a guest call runs; still set at the next call if the
+    /// previous one was cancelled half-way.
+    in_call: bool,
+    /// Why the instance can no longer be used.
+    dead: Option<String>,
+    _spoke: Spoke,
+}
+
+/// A flow (a guest `flow` resource) belonging to one [`Instance`].
+///
+/// Close it with [`Instance::close`]; a flow that is simply dropped is
+/// released at its instance's next call.
+pub struct Flow(Handle);
+
+/// A listening socket belonging to one [`Instance`]; see [`Instance::listen`].
+pub struct Listener(Handle);
+
+impl std::fmt::Debug for Flow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Flow(instance {})", self.0.instance)
+    }
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Listener(instance {})", self.0.instance)
+    }
+}
+
+struct Handle {
+    resource: Option<ResourceAny>,
+    instance: u64,
+    graveyard: Weak<Mutex<Vec<ResourceAny>>>,
+}
+
+impl Handle {
+    fn take(mut self) -> Option<ResourceAny> {
+        self.resource.take()
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if let (Some(resource), Some(graveyard)) = (self.resource.take(), self.graveyard.upgrade())
+            && let Ok(mut graves) = graveyard.lock()
+        {
+            graves.push(resource);
+        }
+    }
+}
+
+/// The outcome of one direction of [`Instance::proxy`].
+#[derive(Clone, Debug)]
+pub struct Direction {
+    /// What was moved before it ended.
+    pub stats: Stats,
+    /// `None` if it ended with the source's end-of-stream.
+    pub error: Option<CopyError>,
+}
+
+impl Instance {
+    pub(crate) fn new(
+        store: Store<State>,
+        bindings: Component,
+        policy: NetworkPolicy,
+        denial: DenialLog,
+        spoke: Spoke,
+    ) -> Self {
+        Self {
+            store,
+            bindings,
+            id: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
+            policy,
+            denial,
+            graveyard: Default::default(),
+            pending_pollable: None,
+            in_call: false,
+            dead: None,
+            _spoke: spoke,
+        }
+    }
+
+    /// The network policy this instance runs under.
+    pub fn policy(&self) -> &NetworkPolicy {
+        &self.policy
+    }
+
+    /// Why this instance is no longer usable, if it is not.
+    pub fn failure(&self) -> Option<&str> {
+        self.dead.as_deref()
+    }
+
+    // ---- plumbing -------------------------------------------------------
+
+    fn handle(&self, resource: ResourceAny) -> Handle {
+        Handle {
+            resource: Some(resource),
+            instance: self.id,
+            graveyard: Arc::downgrade(&self.graveyard),
+        }
+    }
+
+    fn flow(&self, resource: ResourceAny) -> Flow {
+        Flow(self.handle(resource))
+    }
+
+    /// The resource of `h` if it belongs here.
+    fn own(&self, h: &Handle) -> Result<ResourceAny, FlowError> {
+        match h.resource {
+            Some(r) if h.instance == self.id => Ok(r),
+            _ => Err(FlowError::InvalidState(
+                "this handle belongs to another Spoke instance".into(),
+            )),
+        }
+    }
+
+    /// Prepares a guest call: refuses if the instance is dead, releases
+    /// leftovers, and forgets older policy denials.
+    async fn enter(&mut self) -> Result<(), FlowError> {
+        self.enter_with(true).await
+    }
+
+    /// [`Instance::enter`], releasing dropped handles only if `release`
+    /// (releasing runs guest destructors, which may block).
+    async fn enter_with(&mut self, release: bool) -> Result<(), FlowError> {
+        if let Some(why) = &self.dead {
+            return Err(FlowError::Trap(format!("the instance is unusable: {why}")));
+        }
+        if self.in_call {
+            self.dead = Some("a call into the component was cancelled before it finished".into());
+            return Err(FlowError::Trap(self.dead.clone().unwrap_or_default()));
+        }
+        if let Some(p) = self.pending_pollable.take() {
+            let _ = HostPollable::drop(&mut self.store.data_mut().table, p);
+        }
+        let graves = match release {
+            true => self
+                .graveyard
+                .lock()
+                .map(|mut g| std::mem::take(&mut *g))
+                .unwrap_or_default(),
+            false => Vec::new(),
+        };
+        for r in graves {
+            self.in_call = true;
+            let dropped = r.resource_drop_async(&mut self.store).await;
+            self.leave(dropped)?;
+        }
+        if let Ok(mut d) = self.denial.lock() {
+            *d = None;
+        }
+        self.in_call = true;
+        Ok(())
+    }
+
+    /// Ends a guest call; a trap kills the instance.
+    fn leave<T>(&mut self, r: wasmtime::Result<T>) -> Result<T, FlowError> {
+        self.in_call = false;
+        r.map_err(|e| {
+            let why = format!("{e:#}");
+            self.dead = Some(why.clone());
+            FlowError::Trap(why)
+        })
+    }
+
+    /// Replaces the guest's generic permission message with the policy's
+    /// explanation of what was denied.
+    fn explain(&self, e: FlowError, fallback: Option<Denial>) -> FlowError {
+        match e {
+            FlowError::PermissionDenied(m) => {
+                let denial = self.denial.lock().ok().and_then(|d| d.clone()).or(fallback);
+                FlowError::PermissionDenied(denial.map(|d| self.policy.explain(&d)).unwrap_or(m))
+            }
+            other => other,
+        }
+    }
+
+    // ---- connecting -----------------------------------------------------
+
+    /// Connects to `host` and `port`. An IP literal is used as is; a name is
+    /// resolved first, which the policy must allow.
+    pub async fn connect(&mut self, host: &str, port: u16) -> Result<Flow, FlowError> {
+        self.enter().await?;
+        let r = self
+            .bindings
+            .spoke_flow_tcp()
+            .call_connect(&mut self.store, host, port)
+            .await;
+        let is_name = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_err();
+        let fallback = (is_name && !self.policy.name_lookup_allowed())
+            .then(|| Denial::NameLookup(host.into()));
+        match self.leave(r)? {
+            Ok(f) => Ok(self.flow(f)),
+            Err(e) => Err(self.explain(e.into(), fallback)),
+        }
+    }
+
+    /// Connects to one socket address, without any name lookup.
+    pub async fn connect_address(&mut self, addr: SocketAddr) -> Result<Flow, FlowError> {
+        self.enter().await?;
+        let r = self
+            .bindings
+            .spoke_flow_tcp()
+            .call_connect_address(&mut self.store, addr.into())
+            .await;
+        match self.leave(r)? {
+            Ok(f) => Ok(self.flow(f)),
+            Err(e) => Err(self.explain(e.into(), Some(Denial::Connect(addr)))),
+        }
+    }
+
+    /// Binds to `addr` (port 0 picks an ephemeral port) and listens.
+    pub async fn listen(&mut self, addr: SocketAddr) -> Result<Listener, FlowError> {
+        self.enter().await?;
+        let r = self
+            .bindings
+            .spoke_flow_tcp()
+            .listener()
+            .call_bind(&mut self.store, addr.into())
+            .await;
+        match self.leave(r)? {
+            Ok(l) => Ok(Listener(self.handle(l))),
+            Err(e) => {
+                // Whatever check failed, what was asked for is a listen on `addr`.
+                if let Ok(mut d) = self.denial.lock() {
+                    *d = None;
+                }
+                Err(self.explain(e.into(), Some(Denial::Listen(addr))))
+            }
+        }
+    }
+
+    /// The address a listener is bound to, with the chosen port.
+    pub async fn listener_address(&mut self, l: &Listener) -> Result<SocketAddr, FlowError> {
+        let r = self.own(&l.0)?;
+        self.enter().await?;
+        let out = self
+            .bindings
+            .spoke_flow_tcp()
+            .listener()
+            .call_local_address(&mut self.store, r)
+            .await;
+        Ok(self.leave(out)?.map_err(FlowError::from)?.into())
+    }
+
+    /// Waits for the next incoming connection.
+    pub async fn accept(&mut self, l: &Listener) -> Result<Flow, FlowError> {
+        let r = self.own(&l.0)?;
+        self.enter().await?;
+        let out = self
+            .bindings
+            .spoke_flow_tcp()
+            .listener()
+            .call_accept(&mut self.store, r)
+            .await;
+        let f = self.leave(out)?.map_err(FlowError::from)?;
+        Ok(self.flow(f))
+    }
+
+    /// Closes a listener.
+    pub async fn close_listener(&mut self, l: Listener) {
+        if let Some(r) = l.0.take() {
+            self.drop_resource(r).await;
+        }
+    }
+
+    // ---- flow operations ------------------------------------------------
+
+    /// Waits for data and returns between 1 and `max` bytes, or `None` at
+    /// end-of-stream.
+    pub async fn read(&mut self, f: &Flow, max: u32) -> Result<Option<Vec<u8>>, FlowError> {
+        let r = self.own(&f.0)?;
+        self.enter().await?;
+        let out = self
+            .bindings
+            .spoke_flow_types()
+            .flow()
+            .call_read(&mut self.store, r, max)
+            .await;
+        Ok(self.leave(out)??)
+    }
+
+    /// Writes every byte of `data`.
+    pub async fn write(&mut self, f: &Flow, data: &[u8]) -> Result<(), WriteError> {
+        let r = self.own(&f.0)?;
+        self.enter().await?;
+        let out = self
+            .bindings
+            .spoke_flow_types()
+            .flow()
+            .call_write(&mut self.store, r, data)
+            .await;
+        Ok(self.leave(out)??)
+    }
+
+    /// Writes each buffer in order, as one write of their concatenation.
+    pub async fn writev(&mut self, f: &Flow, bufs: &[&[u8]]) -> Result<(), WriteError> {
+        let r = self.own(&f.0)?;
+        self.enter().await?;
+        let bufs: Vec<Vec<u8>> = bufs.iter().map(|b| b.to_vec()).collect();
+        let out = self
+            .bindings
+            .spoke_flow_types()
+            .flow()
+            .call_writev(&mut self.store, r, &bufs)
+            .await;
+        Ok(self.leave(out)??)
+    }
+
+    /// Closes one or both directions (idempotent).
+    pub async fn shutdown(&mut self, f: &Flow, mode: ShutdownMode) -> Result<(), WriteError> {
+        let r = self.own(&f.0)?;
+        self.enter().await?;
+        let out = self
+            .bindings
+            .spoke_flow_types()
+            .flow()
+            .call_shutdown(&mut self.store, r, mode)
+            .await;
+        Ok(self.leave(out)??)
+    }
+
+    /// Closes the flow in place: both directions are shut and the connection
+    /// freed, but the handle stays valid, so later operations on it return
+    /// errors (and closing again is fine). [`Instance::close`] also releases
+    /// the handle.
+    pub async fn close_in_place(&mut self, f: &Flow) -> Result<(), FlowError> {
+        let r = self.own(&f.0)?;
+        self.enter().await?;
+        let out = self
+            .bindings
+            .spoke_flow_types()
+            .flow()
+            .call_close(&mut self.store, r)
+            .await;
+        self.leave(out)
+    }
+
+    /// Closes the flow and releases its handle. Never fails: a closing error
+    /// only means there was nothing left to close.
+    pub async fn close(&mut self, f: Flow) {
+        if let Some(r) = f.0.take() {
+            self.drop_resource(r).await;
+        }
+    }
+
+    /// Drops a guest resource (its destructor closes it).
+    async fn drop_resource(&mut self, r: ResourceAny) {
+        if self.enter().await.is_ok() {
+            let out = r.resource_drop_async(&mut self.store).await;
+            let _ = self.leave(out);
+        }
+    }
+
+    /// The local address of the connection beneath `f`.
+    pub async fn local_address(&mut self, f: &Flow) -> Result<SocketAddr, FlowError> {
+        let r = self.own(&f.0)?;
+        self.enter().await?;
+        let out = self
+            .bindings
+            .spoke_flow_types()
+            .flow()
+            .call_local_address(&mut self.store, r)
+            .await;
+        Ok(self.leave(out)??.into())
+    }
+
+    /// The peer's address of the connection beneath `f`.
+    pub async fn remote_address(&mut self, f: &Flow) -> Result<SocketAddr, FlowError> {
+        let r = self.own(&f.0)?;
+        self.enter().await?;
+        let out = self
+            .bindings
+            .spoke_flow_types()
+            .flow()
+            .call_remote_address(&mut self.store, r)
+            .await;
+        Ok(self.leave(out)??.into())
+    }
+
+    /// Waits until a `read` of `f` would not block (data, end-of-stream or
+    /// an error is waiting).
+    ///
+    /// The wait happens in the host, on the flow's `subscribe` pollable,
+    /// without running guest code, so this future is cancel-safe: it may lose
+    /// a `tokio::select!` and the instance stays usable.
+    pub async fn readable(&mut self, f: &Flow) -> Result<(), FlowError> {
+        let r = self.own(&f.0)?;
+        self.enter_with(false).await?;
+        // `subscribe` calls only non-blocking host functions; with no epoch
+        // yield either, the call completes in one poll, so the only point
+        // where this future can be dropped is the wait below.
+        self.store.set_epoch_deadline(NO_YIELD);
+        let out = self
+            .bindings
+            .spoke_flow_types()
+            .flow()
+            .call_subscribe(&mut self.store, r)
+            .await;
+        self.store.set_epoch_deadline(1);
+        let pollable = self.leave(out)?;
+        self.wait(pollable).await
+    }
+
+    /// Waits until an `accept` of `l` would not block. Cancel-safe, like
+    /// [`Instance::readable`].
+    pub async fn acceptable(&mut self, l: &Listener) -> Result<(), FlowError> {
+        let r = self.own(&l.0)?;
+        self.enter_with(false).await?;
+        self.store.set_epoch_deadline(NO_YIELD);
+        let out = self
+            .bindings
+            .spoke_flow_tcp()
+            .listener()
+            .call_subscribe(&mut self.store, r)
+            .await;
+        self.store.set_epoch_deadline(1);
+        let pollable = self.leave(out)?;
+        self.wait(pollable).await
+    }
+
+    /// Blocks on a pollable in the host, then deletes it. If the caller
+    /// stops waiting, the next call deletes it.
+    async fn wait(&mut self, pollable: Resource<DynPollable>) -> Result<(), FlowError> {
+        let rep = pollable.rep();
+        self.pending_pollable = Some(pollable);
+        let table = &mut self.store.data_mut().table;
+        let waited = HostPollable::block(table, Resource::new_borrow(rep)).await;
+        let deleted = match self.pending_pollable.take() {
+            Some(p) => HostPollable::drop(table, p),
+            None => Ok(()),
+        };
+        waited
+            .and(deleted)
+            .map_err(|e| FlowError::Trap(format!("waiting on a flow: {e:#}")))
+    }
+
+    // ---- the spoke layer ------------------------------------------------
+
+    /// Runs the client side of the handshake over `under` (which the new
+    /// flow owns; on failure it is closed). `ids` is `(client, server)`.
+    pub async fn spoke_client(
+        &mut self,
+        under: Flow,
+        ids: (&str, &str),
+        password: &[u8],
+        cfg: &SpokeConfig,
+    ) -> Result<Flow, HandshakeError> {
+        self.handshake(true, under, ids, password, cfg).await
+    }
+
+    /// Runs the server side of the handshake over `under`; see
+    /// [`Instance::spoke_client`].
+    pub async fn spoke_server(
+        &mut self,
+        under: Flow,
+        ids: (&str, &str),
+        password: &[u8],
+        cfg: &SpokeConfig,
+    ) -> Result<Flow, HandshakeError> {
+        self.handshake(false, under, ids, password, cfg).await
+    }
+
+    async fn handshake(
+        &mut self,
+        client: bool,
+        under: Flow,
+        ids: (&str, &str),
+        password: &[u8],
+        cfg: &SpokeConfig,
+    ) -> Result<Flow, HandshakeError> {
+        let r = self.own(&under.0)?;
+        let _ = under.0.take();
+        self.enter().await?;
+        let ids = Identities {
+            client: ids.0.to_string(),
+            server: ids.1.to_string(),
+        };
+        let api = self.bindings.spoke_flow_spoke();
+        let out = if client {
+            api.call_client(&mut self.store, r, &ids, password, *cfg)
+                .await
+        } else {
+            api.call_server(&mut self.store, r, &ids, password, *cfg)
+                .await
+        };
+        let f = self.leave(out)??;
+        Ok(self.flow(f))
+    }
+
+    /// The ciphers of an encrypted flow (server-to-client first), or `None`
+    /// for a plain flow, a foreign handle, or a dead instance.
+    pub async fn ciphers(&mut self, f: &Flow) -> Option<(Cipher, Cipher)> {
+        let r = self.own(&f.0).ok()?;
+        self.enter().await.ok()?;
+        let out = self
+            .bindings
+            .spoke_flow_spoke()
+            .call_ciphers(&mut self.store, r)
+            .await;
+        self.leave(out).ok()?
+    }
+
+    /// The component's default handshake configuration.
+    pub async fn default_config(&mut self) -> Result<SpokeConfig, FlowError> {
+        self.enter().await?;
+        let out = self
+            .bindings
+            .spoke_flow_spoke()
+            .call_default_config(&mut self.store)
+            .await;
+        self.leave(out)
+    }
+
+    // ---- combinators ----------------------------------------------------
+
+    /// Copies `src` to `dst` inside the component until `src` ends, then
+    /// shuts the write side of `dst`.
+    pub async fn copy(&mut self, src: &Flow, dst: &Flow) -> Result<Stats, CopyError> {
+        let (s, d) = (
+            self.own(&src.0).map_err(CopyError::Read)?,
+            self.own(&dst.0).map_err(CopyError::Read)?,
+        );
+        self.enter().await.map_err(CopyError::Read)?;
+        let out = self
+            .bindings
+            .spoke_flow_combinators()
+            .call_copy(&mut self.store, s, d)
+            .await;
+        Ok(self.leave(out).map_err(CopyError::Read)??)
+    }
+
+    /// Copies `a` to `b` and `b` to `a` at once until both directions end.
+    /// Returns the `a`-to-`b` direction first. A trap shows up as
+    /// `CopyError::Read(FlowError::Trap(_))` in both directions.
+    pub async fn proxy(&mut self, a: &Flow, b: &Flow) -> (Direction, Direction) {
+        let failed = |e: FlowError| {
+            let d = Direction {
+                stats: zero_stats(),
+                error: Some(CopyError::Read(e)),
+            };
+            (d.clone(), d)
+        };
+        let (ra, rb) = match (self.own(&a.0), self.own(&b.0)) {
+            (Ok(ra), Ok(rb)) => (ra, rb),
+            (Err(e), _) | (_, Err(e)) => return failed(e),
+        };
+        if let Err(e) = self.enter().await {
+            return failed(e);
+        }
+        let out = self
+            .bindings
+            .spoke_flow_combinators()
+            .call_proxy(&mut self.store, ra, rb)
+            .await;
+        match self.leave(out) {
+            Ok((x, y)) => (direction(x), direction(y)),
+            Err(e) => failed(e),
+        }
+    }
+
+    // ---- messages ---------------------------------------------------------
+
+    /// The component's own one-line rendering of `e` (the WIT
+    /// `error-message`); `FlowError`'s `Display` gives the same text.
+    pub async fn error_message(&mut self, e: &FlowError) -> Result<String, FlowError> {
+        let Some(wit) = e.to_wit() else {
+            return Ok(e.to_string());
+        };
+        self.enter().await?;
+        let out = self
+            .bindings
+            .spoke_flow_types()
+            .call_error_message(&mut self.store, &wit)
+            .await;
+        self.leave(out)
+    }
+
+    /// The component's rendering of a write error (`write-error-message`).
+    pub async fn write_error_message(&mut self, e: &WriteError) -> Result<String, FlowError> {
+        let Some(wit) = e.to_wit() else {
+            return Ok(e.to_string());
+        };
+        self.enter().await?;
+        let out = self
+            .bindings
+            .spoke_flow_types()
+            .call_write_error_message(&mut self.store, &wit)
+            .await;
+        self.leave(out)
+    }
+
+    /// The component's rendering of a handshake error
+    /// (`handshake-error-message`).
+    pub async fn handshake_error_message(
+        &mut self,
+        e: &HandshakeError,
+    ) -> Result<String, FlowError> {
+        let Some(wit) = e.to_wit() else {
+            return Ok(e.to_string());
+        };
+        self.enter().await?;
+        let out = self
+            .bindings
+            .spoke_flow_spoke()
+            .call_handshake_error_message(&mut self.store, &wit)
+            .await;
+        self.leave(out)
+    }
+}
+
+fn zero_stats() -> Stats {
+    Stats {
+        read_bytes: 0,
+        read_ops: 0,
+        write_bytes: 0,
+        write_ops: 0,
+        duration_ns: 0,
+    }
+}
+
+fn direction(d: crate::bindings::exports::spoke::flow::combinators::Direction) -> Direction {
+    Direction {
+        stats: d.stats,
+        error: d.error.map(CopyError::from),
+    }
+}

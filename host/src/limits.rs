@@ -1,0 +1,155 @@
+//! Per-instance resource limits: linear memory, and a watchdog that stops a
+//! guest computing without ever returning to the host.
+//!
+//! This module owns the limit values, their defaults, and the bookkeeping the
+//! watchdog needs (fed by wasmtime's call hook and epoch callback). It never
+//! decides network permissions and never calls into the guest.
+
+use std::time::{Duration, Instant};
+
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+
+/// How often the engine's epoch advances. A running guest yields to the
+/// async executor at every tick, so one busy instance never starves the
+/// other tasks of a tokio worker for longer than this.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Resource limits applied to every [`Instance`](crate::Instance).
+///
+/// The defaults:
+/// - `memory_bytes`: 256 MiB of linear memory. Each `write` copies its data
+///   into the guest, so this also bounds the largest single write (a 64 MiB
+///   write needs a little over 64 MiB).
+/// - `max_busy`: 10 s. A guest that executes WebAssembly for this long
+///   without calling any host function (I/O, clocks, randomness) is stopped
+///   with a trap. Legitimate work calls the host at least once per record or
+///   buffer, and the slowest legitimate computation, PBKDF2 with a client's
+///   default maximum of 100000 iterations, takes about 0.15 s inside wasm.
+///   Waiting for the network does not count: it happens in the host.
+///
+/// A guest call that is stopped (or traps) leaves the instance unusable:
+/// later calls fail with [`FlowError::Trap`](crate::FlowError::Trap) and the
+/// host carries on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The most linear memory, in bytes, that the instance may grow to.
+    pub memory_bytes: usize,
+    /// The longest the guest may run WebAssembly without calling the host,
+    /// or `None` for no limit (it still yields every [`EPOCH_TICK`]).
+    pub max_busy: Option<Duration>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 256 << 20,
+            max_busy: Some(Duration::from_secs(10)),
+        }
+    }
+}
+
+impl Limits {
+    /// The wasmtime limiter for these limits. Growth beyond the limit fails
+    /// (the guest sees `memory.grow` return -1) rather than trapping the host.
+    pub(crate) fn store_limits(&self) -> StoreLimits {
+        StoreLimitsBuilder::new()
+            .memory_size(self.memory_bytes)
+            .instances(16)
+            .tables(64)
+            .memories(4)
+            .table_elements(100_000)
+            .build()
+    }
+}
+
+/// The watchdog's view of one store: how many host calls the guest made and
+/// since when it has been computing without one.
+#[derive(Debug)]
+pub(crate) struct Watchdog {
+    max_busy: Option<Duration>,
+    /// Host calls (including the epoch check's own) since the store began.
+    host_calls: u64,
+    /// `host_calls` as seen by the previous epoch callback.
+    seen: u64,
+    /// When the current stretch of pure computation began.
+    busy_since: Instant,
+}
+
+impl Watchdog {
+    pub(crate) fn new(max_busy: Option<Duration>) -> Self {
+        Self {
+            max_busy,
+            host_calls: 0,
+            seen: 0,
+            busy_since: Instant::now(),
+        }
+    }
+
+    /// Called by the call hook whenever the guest calls the host.
+    pub(crate) fn host_call(&mut self) {
+        self.host_calls = self.host_calls.wrapping_add(1);
+    }
+
+    /// Called at each epoch tick while the guest runs. Returns an error
+    /// message when the guest must be stopped.
+    pub(crate) fn tick(&mut self, now: Instant) -> Result<(), String> {
+        // The epoch check is itself a host call: exactly one more call than
+        // last time means the guest did nothing but compute in between.
+        if self.host_calls != self.seen.wrapping_add(1) {
+            self.busy_since = now;
+        }
+        self.seen = self.host_calls;
+        match self.max_busy {
+            Some(max) if now.duration_since(self.busy_since) > max => Err(format!(
+                "the guest ran for more than {max:?} without calling the host and was stopped \
+                 (Limits::max_busy)"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_documented_values() {
+        let l = Limits::default();
+        assert_eq!(l.memory_bytes, 256 * 1024 * 1024);
+        assert_eq!(l.max_busy, Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn the_watchdog_stops_a_guest_that_only_computes() {
+        let start = Instant::now();
+        let mut w = Watchdog::new(Some(Duration::from_millis(100)));
+        // Each tick is reached through the epoch check, one host call each.
+        for i in 1..=10u64 {
+            w.host_call();
+            assert!(w.tick(start + Duration::from_millis(10 * i)).is_ok());
+        }
+        w.host_call();
+        let err = w.tick(start + Duration::from_millis(200)).unwrap_err();
+        assert!(err.contains("max_busy"), "{err}");
+    }
+
+    #[test]
+    fn any_other_host_call_restarts_the_watchdog() {
+        let start = Instant::now();
+        let mut w = Watchdog::new(Some(Duration::from_millis(100)));
+        for i in 1..=100u64 {
+            w.host_call(); // a read, a write, a clock...
+            w.host_call(); // the epoch check
+            assert!(w.tick(start + Duration::from_millis(10 * i)).is_ok());
+        }
+    }
+
+    #[test]
+    fn no_limit_never_stops() {
+        let start = Instant::now();
+        let mut w = Watchdog::new(None);
+        w.host_call();
+        assert!(w.tick(start + Duration::from_secs(3600)).is_ok());
+    }
+}

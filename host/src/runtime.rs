@@ -1,0 +1,213 @@
+//! The loaded component: one wasmtime engine, linker and pre-instantiated
+//! component, shared by every instance.
+//!
+//! This module owns compiling the embedded Spoke component (once), the
+//! engine configuration (async, epoch interruption, the optional pooling
+//! allocator and on-disk compilation cache), the epoch ticker thread, and
+//! building a fresh `Store` per instance. It never runs a flow operation.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::error::Context as _;
+use wasmtime::{CallHook, Config, Engine, Store, StoreLimits, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::bindings::ComponentPre;
+use crate::instance::Instance;
+use crate::limits::{EPOCH_TICK, Limits, Watchdog};
+use crate::policy::{DenialLog, NetworkPolicy, denial_of};
+
+/// The Spoke component's bytes, built by `host/build.rs`.
+pub const COMPONENT: &[u8] = include_bytes!(env!("SPOKE_COMPONENT_PATH"));
+
+/// How to set up a [`Spoke`]. `Options::default()` is what [`Spoke::new`] uses.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The limits every instance gets unless
+    /// [`Spoke::instantiate_with`] says otherwise.
+    pub limits: Limits,
+    /// Keep compiled code in this directory (wasmtime's compilation cache),
+    /// so that a later process with the same component and wasmtime skips
+    /// compiling. `None` (the default) compiles in memory every time.
+    pub cache_dir: Option<PathBuf>,
+    /// Use wasmtime's pooling allocator: instance memories are reserved up
+    /// front and reused, which makes creating many short-lived instances
+    /// cheaper at the price of address space. Off by default.
+    pub pooling: bool,
+}
+
+/// The compiled Spoke component, ready to instantiate. Cloning is cheap
+/// (shared); it is `Send + Sync`, so one value can serve a whole server.
+#[derive(Clone)]
+pub struct Spoke {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    pre: ComponentPre<State>,
+    limits: Limits,
+    ticker: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for Spoke {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spoke")
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Spoke {
+    /// Compiles the embedded component with the default [`Options`].
+    pub fn new() -> anyhow::Result<Self> {
+        Self::with_options(Options::default())
+    }
+
+    /// Compiles the embedded component with `options`.
+    pub fn with_options(options: Options) -> anyhow::Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        if let Some(dir) = &options.cache_dir {
+            let mut cache = wasmtime::CacheConfig::new();
+            cache.with_directory(dir);
+            config.cache(Some(
+                wasmtime::Cache::new(cache).context("setting up the compilation cache")?,
+            ));
+        }
+        if options.pooling {
+            let mut pool = wasmtime::PoolingAllocationConfig::default();
+            pool.max_memory_size(options.limits.memory_bytes);
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&config).context("creating the wasmtime engine")?;
+        let component =
+            Component::new(&engine, COMPONENT).context("compiling the Spoke component")?;
+        let mut linker = Linker::<State>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).context("linking WASI")?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .context("linking the Spoke component")?;
+        let pre = ComponentPre::new(pre).context("checking the Spoke component's exports")?;
+        let ticker = Arc::new(AtomicBool::new(false));
+        spawn_ticker(engine.clone(), ticker.clone());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                pre,
+                limits: options.limits,
+                ticker,
+            }),
+        })
+    }
+
+    /// A new instance with its own memory and sockets, restricted by `policy`,
+    /// with the default limits.
+    pub async fn instantiate(&self, policy: NetworkPolicy) -> anyhow::Result<Instance> {
+        self.instantiate_with(policy, self.inner.limits.clone())
+            .await
+    }
+
+    /// A new instance restricted by `policy` and `limits`.
+    pub async fn instantiate_with(
+        &self,
+        policy: NetworkPolicy,
+        limits: Limits,
+    ) -> anyhow::Result<Instance> {
+        let denial: DenialLog = Default::default();
+        let ctx = wasi_ctx(&policy, &denial);
+        let state = State {
+            ctx,
+            table: ResourceTable::new(),
+            limits: limits.store_limits(),
+            watchdog: Watchdog::new(limits.max_busy),
+        };
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.call_hook(|mut s, hook| {
+            if let CallHook::CallingHost = hook {
+                s.data_mut().watchdog.host_call();
+            }
+            Ok(())
+        });
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut s| match s.data_mut().watchdog.tick(Instant::now()) {
+            Ok(()) => Ok(UpdateDeadline::Yield(1)),
+            Err(message) => Err(wasmtime::format_err!(message)),
+        });
+        let bindings = self
+            .inner
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .context("instantiating the Spoke component")?;
+        Ok(Instance::new(store, bindings, policy, denial, self.clone()))
+    }
+
+    /// The limits instances get by default.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+}
+
+/// The WASI context of one instance: no files, no environment, no stdio;
+/// TCP only, through `policy`.
+fn wasi_ctx(policy: &NetworkPolicy, denial: &DenialLog) -> WasiCtx {
+    let check_policy = policy.clone();
+    let log = denial.clone();
+    WasiCtxBuilder::new()
+        .allow_tcp(true)
+        .allow_udp(false)
+        .allow_ip_name_lookup(policy.name_lookup_allowed())
+        .socket_addr_check(move |addr, usage| {
+            let allowed = check_policy.permits(addr, usage);
+            if !allowed && let Ok(mut last) = log.lock() {
+                *last = Some(denial_of(addr, usage));
+            }
+            Box::pin(async move { allowed })
+        })
+        .build()
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until `stop` is set.
+fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    let spawned = std::thread::Builder::new()
+        .name("spoke-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
+    // Without the ticker guests still run; they only lose the watchdog and
+    // the periodic yield. Thread creation failing is not worth failing for.
+    drop(spawned);
+}
+
+/// What each `Store` holds.
+pub(crate) struct State {
+    ctx: WasiCtx,
+    pub(crate) table: ResourceTable,
+    limits: StoreLimits,
+    watchdog: Watchdog,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.ctx,
+            table: &mut self.table,
+        }
+    }
+}
