@@ -30,11 +30,11 @@ fn state(key: &[u32; 8], nonce: &[u32; 3], counter: u32) -> [u32; 16] {
 #[inline(always)]
 fn quarter(x: &mut [V128; 16], a: usize, b: usize, c: usize, d: usize) {
     x[a] = x[a].add32(x[b]);
-    x[d] = x[d].xor(x[a]).rotl32_16();
+    x[d] = x[d].xor(x[a]).rotl32::<16>();
     x[c] = x[c].add32(x[d]);
     x[b] = x[b].xor(x[c]).rotl32::<12>();
     x[a] = x[a].add32(x[b]);
-    x[d] = x[d].xor(x[a]).rotl32_8();
+    x[d] = x[d].xor(x[a]).rotl32::<8>();
     x[c] = x[c].add32(x[d]);
     x[b] = x[b].xor(x[c]).rotl32::<7>();
 }
@@ -96,7 +96,12 @@ pub(crate) fn key_words(key: &[u8; 32]) -> [u32; 8] {
 /// The nonce as three little-endian words.
 pub(crate) fn nonce_words(nonce: &[u8; 12]) -> [u32; 3] {
     core::array::from_fn(|i| {
-        u32::from_le_bytes([nonce[4 * i], nonce[4 * i + 1], nonce[4 * i + 2], nonce[4 * i + 3]])
+        u32::from_le_bytes([
+            nonce[4 * i],
+            nonce[4 * i + 1],
+            nonce[4 * i + 2],
+            nonce[4 * i + 3],
+        ])
     })
 }
 

@@ -46,7 +46,9 @@ impl KeySizeUser for ChaCha20Poly1305 {
 
 impl KeyInit for ChaCha20Poly1305 {
     fn new(key: &Key<Self>) -> Self {
-        Self { key: cipher::key_words(key.as_ref()) }
+        Self {
+            key: cipher::key_words(key.as_ref()),
+        }
     }
 }
 

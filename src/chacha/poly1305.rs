@@ -183,7 +183,12 @@ impl Poly1305 {
         ];
         let r2 = mul_scalar(r, &r);
         let pad = [le32(key, 16), le32(key, 20), le32(key, 24), le32(key, 28)];
-        Self { r, r2, pad, h: [0; 5] }
+        Self {
+            r,
+            r2,
+            pad,
+            h: [0; 5],
+        }
     }
 
     /// Absorbs one block; `hibit` is `1 << 24` for a full block and 0 for a

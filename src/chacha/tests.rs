@@ -20,7 +20,12 @@ fn arr<const N: usize>(s: &str) -> [u8; N] {
 /// ChaCha20 encryption of `plain` from block `counter`.
 fn chacha20(key: &str, nonce: &str, counter: u32, plain: &[u8]) -> Vec<u8> {
     let mut buf = plain.to_vec();
-    apply_keystream(&key_words(&arr(key)), &nonce_words(&arr(nonce)), counter, &mut buf);
+    apply_keystream(
+        &key_words(&arr(key)),
+        &nonce_words(&arr(nonce)),
+        counter,
+        &mut buf,
+    );
     buf
 }
 
@@ -94,7 +99,12 @@ fn chacha20_rfc8439_appendix_a1_a2_vectors() {
          7ac61dd29c6f21ba5b862f3730e37cfdc4fd806c22f221"
     );
     // A.2 #3: the Jabberwocky text, counter 42.
-    let ct = chacha20(KEY_1C92, "000000000000000000000002", 42, &unhex(JABBERWOCKY));
+    let ct = chacha20(
+        KEY_1C92,
+        "000000000000000000000002",
+        42,
+        &unhex(JABBERWOCKY),
+    );
     assert_eq!(
         hex::encode(ct),
         "62e6347f95ed87a45ffae7426f27a1df5fb69110044c0d73118effa95b01e5cf\
@@ -154,7 +164,11 @@ fn poly1305_rfc8439_2_5_2_and_appendix_a3_vectors() {
             IETF_CONTRIBUTION.into(),
             "f3477e7cd95417af89a6b8794c310cf0",
         ),
-        (KEY_1C92.into(), JABBERWOCKY.into(), "4541669a7eaaee61e708dc7cbcc5eb62"),
+        (
+            KEY_1C92.into(),
+            JABBERWOCKY.into(),
+            "4541669a7eaaee61e708dc7cbcc5eb62",
+        ),
         (
             format!("02000000000000000000000000000000{zero}"),
             "ffffffffffffffffffffffffffffffff".into(),
@@ -214,10 +228,22 @@ fn rfc_seal(key: &str, nonce: &str, aad: &str, plain: &[u8]) -> Vec<u8> {
     let nonce = unhex(nonce);
     let aad = unhex(aad);
     let sealed = aead
-        .encrypt(GenericArray::from_slice(&nonce), Payload { msg: plain, aad: &aad })
+        .encrypt(
+            GenericArray::from_slice(&nonce),
+            Payload {
+                msg: plain,
+                aad: &aad,
+            },
+        )
         .expect("seal");
     let opened = aead
-        .decrypt(GenericArray::from_slice(&nonce), Payload { msg: &sealed, aad: &aad })
+        .decrypt(
+            GenericArray::from_slice(&nonce),
+            Payload {
+                msg: &sealed,
+                aad: &aad,
+            },
+        )
         .expect("open");
     assert_eq!(opened, plain);
     sealed
@@ -252,7 +278,12 @@ fn aead_rfc8439_appendix_a5_decrypts() {
          6f7220746f2063697465207468656d206f74686572207468616e206173202fe2809c776f726b20696e20\
          70726f67726573732e2fe2809d",
     );
-    let sealed = rfc_seal(KEY_1C92, "000000000102030405060708", "f33388860000000000004e91", &plain);
+    let sealed = rfc_seal(
+        KEY_1C92,
+        "000000000102030405060708",
+        "f33388860000000000004e91",
+        &plain,
+    );
     assert_eq!(
         hex::encode(sealed),
         "64a0861575861af460f062c79be643bd5e805cfd345cf389f108670ac76c8cb24c6cfc18755d43eea09ee94e\
@@ -296,41 +327,61 @@ fn differential(rng: &mut Rng, key: &[u8], nonce: &[u8], aad: &[u8], plain: &[u8
     let len = plain.len();
 
     let mut ct = plain.to_vec();
-    let tag = ours.encrypt_in_place_detached(nonce, aad, &mut ct).expect("seal");
+    let tag = ours
+        .encrypt_in_place_detached(nonce, aad, &mut ct)
+        .expect("seal");
     let mut ct_ref = plain.to_vec();
-    let tag_ref = theirs.encrypt_in_place_detached(nonce, aad, &mut ct_ref).expect("seal");
+    let tag_ref = theirs
+        .encrypt_in_place_detached(nonce, aad, &mut ct_ref)
+        .expect("seal");
     assert_eq!(ct, ct_ref, "ciphertext, len {len}, aad {}", aad.len());
     assert_eq!(tag, tag_ref, "tag, len {len}, aad {}", aad.len());
 
     let mut opened = ct.clone();
-    ours.decrypt_in_place_detached(nonce, aad, &mut opened, &tag).expect("open");
+    ours.decrypt_in_place_detached(nonce, aad, &mut opened, &tag)
+        .expect("open");
     assert_eq!(opened, plain, "open, len {len}");
 
     let mut bad_tag = tag;
     bad_tag[rng.below(16)] ^= 1 << rng.below(8);
     let mut buf = ct.clone();
-    assert!(ours.decrypt_in_place_detached(nonce, aad, &mut buf, &bad_tag).is_err());
+    assert!(
+        ours.decrypt_in_place_detached(nonce, aad, &mut buf, &bad_tag)
+            .is_err()
+    );
     assert_eq!(buf, ct, "buffer untouched after a bad tag, len {len}");
 
     if len > 0 {
         let mut buf = ct.clone();
         buf[rng.below(len)] ^= 1 << rng.below(8);
         let tampered = buf.clone();
-        assert!(ours.decrypt_in_place_detached(nonce, aad, &mut buf, &tag).is_err());
-        assert_eq!(buf, tampered, "buffer untouched after a bad ciphertext, len {len}");
+        assert!(
+            ours.decrypt_in_place_detached(nonce, aad, &mut buf, &tag)
+                .is_err()
+        );
+        assert_eq!(
+            buf, tampered,
+            "buffer untouched after a bad ciphertext, len {len}"
+        );
     }
     if !aad.is_empty() {
         let mut aad = aad.to_vec();
         let i = rng.below(aad.len());
         aad[i] ^= 1 << rng.below(8);
         let mut buf = ct.clone();
-        assert!(ours.decrypt_in_place_detached(nonce, &aad, &mut buf, &tag).is_err());
+        assert!(
+            ours.decrypt_in_place_detached(nonce, &aad, &mut buf, &tag)
+                .is_err()
+        );
     }
     // Moving bytes between the aad and the ciphertext changes the tag.
     let mut buf = ct.clone();
     let mut longer_aad = aad.to_vec();
     longer_aad.push(0);
-    assert!(ours.decrypt_in_place_detached(nonce, &longer_aad, &mut buf, &tag).is_err());
+    assert!(
+        ours.decrypt_in_place_detached(nonce, &longer_aad, &mut buf, &tag)
+            .is_err()
+    );
 }
 
 #[test]
@@ -364,7 +415,9 @@ fn aead_matches_the_crate_at_extreme_limb_values() {
     // All-ones keys clamp to the largest r; all-ones data maximises every
     // limb, exercising the carry bounds of both Poly1305 kernels.
     let mut rng = Rng(0x5eed_c4a7_0003);
-    for len in [0, 15, 16, 31, 32, 63, 64, 65, 127, 128, 255, 256, 257, 4096, 4097] {
+    for len in [
+        0, 15, 16, 31, 32, 63, 64, 65, 127, 128, 255, 256, 257, 4096, 4097,
+    ] {
         for fill in [0x00u8, 0xff] {
             let key = [0xffu8; 32];
             let nonce = [fill; 12];
