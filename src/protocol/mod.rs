@@ -126,5 +126,9 @@ pub struct Identities {
 }
 
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
 #[path = "../../tests/vectors.rs"]
 mod vectors;

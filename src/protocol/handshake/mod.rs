@@ -16,6 +16,8 @@ use zeroize::Zeroizing;
 
 pub use client::ClientHandshake;
 pub(crate) use schedule::ConfirmedKeys;
+#[cfg(test)]
+pub(crate) use schedule::password_keys_for_tests;
 pub use server::ServerHandshake;
 
 use super::primitives::{os_random, shape_scalar};

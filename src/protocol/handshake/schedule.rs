@@ -161,3 +161,13 @@ impl ConfirmedKeys {
         (self.k0, self.k1)
     }
 }
+
+/// Test hook: `Spoke.keys` for the vector replays.
+#[cfg(test)]
+pub(crate) fn password_keys_for_tests(
+    password: &[u8],
+    salt: &[u8; 16],
+    count: u32,
+) -> PasswordKeys {
+    PasswordKeys::derive(password, salt, count)
+}

@@ -63,7 +63,7 @@ impl Protection {
         }
     }
 
-    fn nonce(&self, seq: u64) -> [u8; 12] {
+    pub(crate) fn nonce(&self, seq: u64) -> [u8; 12] {
         let mut n = self.nonce_base;
         for (a, b) in n[4..].iter_mut().zip(seq.to_be_bytes()) {
             *a ^= b;

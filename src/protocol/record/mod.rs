@@ -5,7 +5,7 @@
 //! sticky end states. Must never emit a record over 65517 plaintext bytes,
 //! reuse a sequence number, or hand out unauthenticated bytes.
 
-mod aead;
+pub(crate) mod aead;
 mod opener;
 mod sealer;
 

@@ -165,4 +165,10 @@ impl Opener {
             return Ok(Opened::Data(&mut self.buf[body..body + plain_len]));
         }
     }
+
+    /// Test hook: expect the peer's record `seq` next.
+    #[cfg(test)]
+    pub(crate) fn skip_to(&mut self, seq: u64) {
+        self.next = seq;
+    }
 }
