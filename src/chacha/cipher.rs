@@ -43,7 +43,8 @@ fn quarter(x: &mut [V128; 16], a: usize, b: usize, c: usize, d: usize) {
 /// `out[block][quarter]` 16-byte vectors.
 #[inline(always)]
 fn four_blocks(s: &[u32; 16]) -> [[V128; 4]; 4] {
-    let mut init = s.map(V128::splat32);
+    // `from_fn` rather than `map`: `map` stayed an out-of-line call in wasm.
+    let mut init: [V128; 16] = core::array::from_fn(|i| V128::splat32(s[i]));
     let c = s[12];
     init[12] = V128::from_u32(c, c.wrapping_add(1), c.wrapping_add(2), c.wrapping_add(3));
     let mut x = init;

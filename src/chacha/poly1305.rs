@@ -74,7 +74,7 @@ fn limbs(b: &[u8; 16], hibit: u32) -> [u32; 5] {
 /// `s = 5 * r` are per-lane multipliers in `u32` lanes 0 and 1.
 #[inline(always)]
 fn mul_vector(h: &[V128; 5], r: &[V128; 5], s: &[V128; 5]) -> [V128; 5] {
-    let p = h.map(V128::pack_lo32);
+    let p: [V128; 5] = core::array::from_fn(|i| h[i].pack_lo32());
     let d0 = p[0]
         .mul_lo32(r[0])
         .add64(p[1].mul_lo32(s[4]))
