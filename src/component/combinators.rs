@@ -110,12 +110,15 @@ impl Leg {
         }
         if let Phase::Writing = self.phase {
             match dst.write_some(&self.pending[self.written..]) {
-                Ok(0) => {}
                 Ok(n) => {
-                    self.written += n;
-                    self.stats.write_bytes += n as u64;
-                    self.stats.write_ops += 1;
-                    if self.written == self.pending.len() {
+                    if n > 0 {
+                        self.written += n;
+                        self.stats.write_bytes += n as u64;
+                        self.stats.write_ops += 1;
+                    }
+                    // Done with this chunk once the destination holds none
+                    // of it back (a layer may keep sealed bytes).
+                    if self.written == self.pending.len() && !dst.has_pending_output() {
                         self.phase = Phase::Reading;
                     }
                 }

@@ -13,12 +13,15 @@ use wasi::sockets::network::IpSocketAddress;
 
 use super::bindings::exports::spoke::flow::types::{Error, ShutdownMode, WriteError};
 use super::errors;
+use super::secure::SecureFlow;
 use super::tcp::TcpFlow;
 
 /// What a flow is made of.
 pub enum Conn {
     /// A TCP connection.
     Tcp(TcpFlow),
+    /// The spoke encryption over another flow, which it owns.
+    Secure(Box<SecureFlow>),
 }
 
 impl Conn {
@@ -26,6 +29,7 @@ impl Conn {
     pub fn read(&mut self, max: u32) -> Result<Option<Vec<u8>>, Error> {
         match self {
             Conn::Tcp(t) => t.read(max),
+            Conn::Secure(s) => s.read(max),
         }
     }
 
@@ -33,6 +37,7 @@ impl Conn {
     pub fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
         match self {
             Conn::Tcp(t) => t.write(data),
+            Conn::Secure(s) => s.write(data),
         }
     }
 
@@ -40,6 +45,7 @@ impl Conn {
     pub fn writev(&mut self, data: &[Vec<u8>]) -> Result<(), WriteError> {
         match self {
             Conn::Tcp(t) => t.writev(data),
+            Conn::Secure(s) => s.writev(data),
         }
     }
 
@@ -56,13 +62,15 @@ impl Conn {
                 }
                 r
             }
+            Conn::Secure(s) => s.shutdown(mode),
         }
     }
 
-    /// Shuts everything and frees the connection.
+    /// Shuts everything and frees the connection (and any flow beneath).
     pub fn close(&mut self) {
         match self {
             Conn::Tcp(t) => t.close(),
+            Conn::Secure(s) => s.close(),
         }
     }
 
@@ -70,6 +78,7 @@ impl Conn {
     pub fn subscribe(&mut self) -> Pollable {
         match self {
             Conn::Tcp(t) => t.subscribe(),
+            Conn::Secure(s) => s.subscribe(),
         }
     }
 
@@ -77,6 +86,7 @@ impl Conn {
     pub fn prepare_waits(&mut self) {
         match self {
             Conn::Tcp(t) => t.prepare_waits(),
+            Conn::Secure(s) => s.prepare_waits(),
         }
     }
 
@@ -84,21 +94,34 @@ impl Conn {
     pub fn read_wait(&self) -> Option<&Pollable> {
         match self {
             Conn::Tcp(t) => t.read_wait(),
+            Conn::Secure(s) => s.read_wait(),
         }
     }
 
-    /// What to wait on before `write_some` can take bytes, or `None` if it
-    /// can now.
+    /// What to wait on before `write_some` can make progress, or `None` if
+    /// it can now.
     pub fn write_wait(&self) -> Option<&Pollable> {
         match self {
             Conn::Tcp(t) => t.write_wait(),
+            Conn::Secure(s) => s.write_wait(),
         }
     }
 
-    /// Writes what can be written without blocking; returns how much.
+    /// Writes what can be written without blocking; returns how much of
+    /// `data` it took. With empty `data` it pushes along bytes a layer still
+    /// holds (see `has_pending_output`).
     pub fn write_some(&mut self, data: &[u8]) -> Result<usize, WriteError> {
         match self {
             Conn::Tcp(t) => t.write_some(data),
+            Conn::Secure(s) => s.write_some(data),
+        }
+    }
+
+    /// Whether bytes taken by `write_some` are still held back by a layer.
+    pub fn has_pending_output(&self) -> bool {
+        match self {
+            Conn::Tcp(_) => false,
+            Conn::Secure(s) => s.has_pending_output(),
         }
     }
 
@@ -106,6 +129,7 @@ impl Conn {
     pub fn local_address(&self) -> Result<IpSocketAddress, Error> {
         match self {
             Conn::Tcp(t) => t.local_address(),
+            Conn::Secure(s) => s.local_address(),
         }
     }
 
@@ -113,6 +137,7 @@ impl Conn {
     pub fn remote_address(&self) -> Result<IpSocketAddress, Error> {
         match self {
             Conn::Tcp(t) => t.remote_address(),
+            Conn::Secure(s) => s.remote_address(),
         }
     }
 }
@@ -147,14 +172,5 @@ impl FlowResource {
             .try_borrow_mut()
             .map_err(|_| errors::busy_flow())?;
         guard.take().ok_or_else(errors::closed_flow)
-    }
-}
-
-impl FlowResource {
-    /// Closes the connection if it is still here, ignoring misuse.
-    pub fn close_quietly(&self) {
-        if let Ok(mut conn) = self.borrow() {
-            conn.close();
-        }
     }
 }

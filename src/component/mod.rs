@@ -23,6 +23,7 @@ mod combinators;
 mod errors;
 mod flow;
 mod listener;
+mod secure;
 mod tcp;
 
 use bindings::exports::spoke::flow::combinators::{
@@ -147,42 +148,55 @@ impl tcp_api::GuestListener for ListenerResource {
 
 impl spoke_api::Guest for Component {
     fn default_config() -> Config {
-        Config {
-            version: 2,
-            server_to_client: Cipher::Chacha20Poly1305,
-            client_to_server: Cipher::Chacha20Poly1305,
-            iterations: 16,
-            max_iterations: 100_000,
-        }
+        secure::default_config()
     }
 
     fn client(
         underlying: Flow,
-        _ids: Identities,
-        _password: Vec<u8>,
-        _cfg: Config,
+        ids: Identities,
+        password: Vec<u8>,
+        cfg: Config,
     ) -> Result<Flow, HandshakeError> {
-        underlying.get::<FlowResource>().close_quietly();
-        Err(HandshakeError::InvalidConfig("not implemented".into()))
+        layer(secure::Role::Client, underlying, ids, password, cfg)
     }
 
     fn server(
         underlying: Flow,
-        _ids: Identities,
-        _password: Vec<u8>,
-        _cfg: Config,
+        ids: Identities,
+        password: Vec<u8>,
+        cfg: Config,
     ) -> Result<Flow, HandshakeError> {
-        underlying.get::<FlowResource>().close_quietly();
-        Err(HandshakeError::InvalidConfig("not implemented".into()))
+        layer(secure::Role::Server, underlying, ids, password, cfg)
     }
 
     fn handshake_error_message(e: HandshakeError) -> String {
-        format!("{e:?}")
+        secure::handshake_error_message(&e)
     }
 
-    fn ciphers(_f: FlowBorrow<'_>) -> Option<(Cipher, Cipher)> {
-        None
+    fn ciphers(f: FlowBorrow<'_>) -> Option<(Cipher, Cipher)> {
+        match &*f.get::<FlowResource>().borrow().ok()? {
+            Conn::Secure(s) => Some(s.ciphers()),
+            Conn::Tcp(_) => None,
+        }
     }
+}
+
+/// Runs a handshake over `underlying` and wraps the result in a new flow.
+fn layer(
+    role: secure::Role,
+    underlying: Flow,
+    ids: Identities,
+    password: Vec<u8>,
+    cfg: Config,
+) -> Result<Flow, HandshakeError> {
+    let password = zeroize::Zeroizing::new(password);
+    let conn = underlying
+        .get::<FlowResource>()
+        .take()
+        .map_err(HandshakeError::Flow)?;
+    drop(underlying);
+    let flow = secure::handshake(role, conn, ids, &password, cfg)?;
+    Ok(Flow::new(FlowResource::new(Conn::Secure(Box::new(flow)))))
 }
 
 impl combinators_api::Guest for Component {

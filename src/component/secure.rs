@@ -1,0 +1,533 @@
+//! The spoke layer: runs a handshake from `crate::protocol` over an
+//! underlying flow, then carries the flow's bytes as AEAD records.
+//!
+//! Owns: the underlying flow (closing this closes it), the sealer and
+//! opener, the plaintext left over from a record larger than a read asked
+//! for, and the sticky states. It is I/O glue only: every cryptographic
+//! decision is the core's. Never logs or prints the password or keys (the
+//! password is wiped after the handshake; the core wipes the keys), and
+//! never sends anything after a `corrupted` or `truncated` read.
+
+use wasi::io::poll::Pollable;
+use wasi::sockets::network::IpSocketAddress;
+use zeroize::Zeroizing;
+
+use super::bindings::exports::spoke::flow::spoke::{
+    Cipher as WitCipher, Config as WitConfig, HandshakeError as WitHandshakeError,
+    Identities as WitIdentities, IterationCountRefused, VersionMismatch,
+};
+use super::bindings::exports::spoke::flow::types::{Error, ShutdownMode, WriteError};
+use super::errors;
+use super::flow::Conn;
+use super::tcp::ready_now;
+use crate::protocol::{
+    Cipher, ClientHandshake, Config, Handshake, HandshakeError, Identities, Opened, Opener,
+    RecordError, Sealer, ServerHandshake, Step, Version,
+};
+
+/// How much one read of the underlying flow asks for.
+const CHUNK: u32 = 64 * 1024;
+
+/// What a later read returns.
+enum ReadSide {
+    Open,
+    Ended,
+    Failed(Error),
+}
+
+/// What a later write does.
+enum WriteSide {
+    Open,
+    Shut,
+    Failed(WriteError),
+}
+
+/// An encrypted flow over another flow.
+pub struct SecureFlow {
+    under: Conn,
+    sealer: Sealer,
+    opener: Opener,
+    ciphers: (Cipher, Cipher),
+    /// Plaintext of the last record not yet returned, from `taken` on.
+    leftover: Vec<u8>,
+    taken: usize,
+    /// Sealed records not yet accepted by the underlying flow (`write_some`
+    /// leaves them here), from `sent` on; reused between writes.
+    out: Vec<u8>,
+    sent: usize,
+    read: ReadSide,
+    write: WriteSide,
+    closed: bool,
+}
+
+/// Which side of the handshake to run.
+#[derive(Clone, Copy)]
+pub enum Role {
+    Client,
+    Server,
+}
+
+/// Runs the handshake as `role` over `under`; on failure `under` is closed.
+pub fn handshake(
+    role: Role,
+    mut under: Conn,
+    ids: WitIdentities,
+    password: &Zeroizing<Vec<u8>>,
+    cfg: WitConfig,
+) -> Result<SecureFlow, WitHandshakeError> {
+    let result = run(role, &mut under, ids, password, cfg);
+    match result {
+        Ok((sealer, opener, ciphers)) => Ok(SecureFlow {
+            under,
+            sealer,
+            opener,
+            ciphers,
+            leftover: Vec::new(),
+            taken: 0,
+            out: Vec::new(),
+            sent: 0,
+            read: ReadSide::Open,
+            write: WriteSide::Open,
+            closed: false,
+        }),
+        Err(e) => {
+            under.close();
+            Err(e)
+        }
+    }
+}
+
+/// Builds the machine and drives it to a session.
+fn run(
+    role: Role,
+    under: &mut Conn,
+    ids: WitIdentities,
+    password: &[u8],
+    cfg: WitConfig,
+) -> Result<(Sealer, Opener, (Cipher, Cipher)), WitHandshakeError> {
+    let config = config(&cfg)?;
+    let ids = Identities {
+        client: ids.client.into_bytes(),
+        server: ids.server.into_bytes(),
+    };
+    let session = match role {
+        Role::Client => drive(
+            under,
+            ClientHandshake::new(&config, ids, password).map_err(map_handshake_error)?,
+        ),
+        Role::Server => drive(
+            under,
+            ServerHandshake::new(&config, ids, password).map_err(map_handshake_error)?,
+        ),
+    }?;
+    let ciphers = session.ciphers();
+    let (sealer, opener) = session.into_parts();
+    Ok((sealer, opener, ciphers))
+}
+
+/// Feeds the machine from `under` and sends what it asks, until it is done.
+fn drive(
+    under: &mut Conn,
+    mut machine: impl Handshake,
+) -> Result<Box<crate::protocol::Session>, WitHandshakeError> {
+    loop {
+        match machine.step() {
+            Step::Send(bytes) => under.write(&bytes).map_err(|e| match e {
+                WriteError::Closed => WitHandshakeError::Closed,
+                WriteError::Error(e) => WitHandshakeError::Flow(e),
+            })?,
+            Step::NeedInput => match under.read(CHUNK) {
+                Ok(Some(bytes)) => machine.feed(&bytes),
+                Ok(None) => machine.feed_eof(),
+                Err(e) => return Err(WitHandshakeError::Flow(e)),
+            },
+            Step::Done(session) => return Ok(session),
+            Step::Failed(e) => return Err(map_handshake_error(e)),
+        }
+    }
+}
+
+/// The core's configuration for a WIT one.
+fn config(cfg: &WitConfig) -> Result<Config, WitHandshakeError> {
+    let version = Version::from_wire(cfg.version).ok_or_else(|| {
+        WitHandshakeError::InvalidConfig(format!(
+            "unknown protocol version {} (use 1 or 2)",
+            cfg.version
+        ))
+    })?;
+    Ok(Config {
+        version,
+        server_to_client: from_wit(cfg.server_to_client),
+        client_to_server: from_wit(cfg.client_to_server),
+        iterations: cfg.iterations,
+        max_iterations: cfg.max_iterations,
+    })
+}
+
+/// The WIT configuration mirroring `protocol::Config::default()`.
+pub fn default_config() -> WitConfig {
+    let d = Config::default();
+    WitConfig {
+        version: d.version.wire(),
+        server_to_client: to_wit(d.server_to_client),
+        client_to_server: to_wit(d.client_to_server),
+        iterations: d.iterations,
+        max_iterations: d.max_iterations,
+    }
+}
+
+fn from_wit(c: WitCipher) -> Cipher {
+    match c {
+        WitCipher::Aes256Gcm => Cipher::Aes256Gcm,
+        WitCipher::Aes256Ccm => Cipher::Aes256Ccm,
+        WitCipher::Chacha20Poly1305 => Cipher::ChaCha20Poly1305,
+    }
+}
+
+fn to_wit(c: Cipher) -> WitCipher {
+    match c {
+        Cipher::Aes256Gcm => WitCipher::Aes256Gcm,
+        Cipher::Aes256Ccm => WitCipher::Aes256Ccm,
+        Cipher::ChaCha20Poly1305 => WitCipher::Chacha20Poly1305,
+    }
+}
+
+/// The WIT case for a core handshake error.
+fn map_handshake_error(e: HandshakeError) -> WitHandshakeError {
+    match e {
+        HandshakeError::InvalidPublicPacket => WitHandshakeError::InvalidPublicPacket,
+        HandshakeError::InvalidClientValidator => WitHandshakeError::InvalidClientValidator,
+        HandshakeError::InvalidServerValidator => WitHandshakeError::InvalidServerValidator,
+        HandshakeError::PointNotOnPrimeOrderSubgroup => {
+            WitHandshakeError::PointNotOnPrimeOrderSubgroup
+        }
+        HandshakeError::EndOfInput => WitHandshakeError::EndOfInput,
+        HandshakeError::VersionMismatch { ours, theirs } => {
+            WitHandshakeError::VersionMismatch(VersionMismatch { ours, theirs })
+        }
+        HandshakeError::IterationCountRefused { requested, maximum } => {
+            WitHandshakeError::IterationCountRefused(IterationCountRefused { requested, maximum })
+        }
+        HandshakeError::InvalidConfig(why) => WitHandshakeError::InvalidConfig(why.into()),
+        other => WitHandshakeError::Flow(Error::Other(other.to_string())),
+    }
+}
+
+/// Renders a handshake error as one line.
+pub fn handshake_error_message(e: &WitHandshakeError) -> String {
+    match e {
+        WitHandshakeError::InvalidPublicPacket => HandshakeError::InvalidPublicPacket.to_string(),
+        WitHandshakeError::InvalidClientValidator => {
+            HandshakeError::InvalidClientValidator.to_string()
+        }
+        WitHandshakeError::InvalidServerValidator => {
+            HandshakeError::InvalidServerValidator.to_string()
+        }
+        WitHandshakeError::PointNotOnPrimeOrderSubgroup => {
+            HandshakeError::PointNotOnPrimeOrderSubgroup.to_string()
+        }
+        WitHandshakeError::EndOfInput => HandshakeError::EndOfInput.to_string(),
+        WitHandshakeError::VersionMismatch(v) => HandshakeError::VersionMismatch {
+            ours: v.ours,
+            theirs: v.theirs,
+        }
+        .to_string(),
+        WitHandshakeError::IterationCountRefused(i) => HandshakeError::IterationCountRefused {
+            requested: i.requested,
+            maximum: i.maximum,
+        }
+        .to_string(),
+        WitHandshakeError::InvalidConfig(why) => format!("Invalid configuration: {why}"),
+        WitHandshakeError::Flow(e) => errors::error_message(e),
+        WitHandshakeError::Closed => errors::write_error_message(&WriteError::Closed),
+    }
+}
+
+impl SecureFlow {
+    /// The ciphers, server-to-client first.
+    pub fn ciphers(&self) -> (WitCipher, WitCipher) {
+        (to_wit(self.ciphers.0), to_wit(self.ciphers.1))
+    }
+
+    /// Reads between 1 and `max` bytes of plaintext, `None` at the end.
+    pub fn read(&mut self, max: u32) -> Result<Option<Vec<u8>>, Error> {
+        if self.closed {
+            return Err(errors::closed_flow());
+        }
+        let max = (max.max(1)) as usize;
+        if self.taken < self.leftover.len() {
+            let end = self.leftover.len().min(self.taken + max);
+            let out = self.leftover[self.taken..end].to_vec();
+            self.taken = end;
+            return Ok(Some(out));
+        }
+        match &self.read {
+            ReadSide::Open => {}
+            ReadSide::Ended => return Ok(None),
+            ReadSide::Failed(e) => return Err(e.clone()),
+        }
+        loop {
+            match self.opener.open() {
+                Ok(Opened::Data(plain)) => {
+                    if plain.len() <= max {
+                        return Ok(Some(plain.to_vec()));
+                    }
+                    let (now, rest) = plain.split_at(max);
+                    self.leftover.clear();
+                    self.leftover.extend_from_slice(rest);
+                    self.taken = 0;
+                    return Ok(Some(now.to_vec()));
+                }
+                Ok(Opened::End) => {
+                    self.read = ReadSide::Ended;
+                    return Ok(None);
+                }
+                Ok(Opened::NeedInput) => match self.under.read(CHUNK) {
+                    Ok(Some(bytes)) => self.opener.feed(&bytes),
+                    Ok(None) => self.opener.feed_eof(),
+                    Err(e) => {
+                        self.read = ReadSide::Failed(e.clone());
+                        return Err(e);
+                    }
+                },
+                Err(e) => {
+                    let e = match e {
+                        RecordError::Corrupted => Error::Corrupted,
+                        RecordError::Truncated => Error::Truncated,
+                        other => Error::Other(other.to_string()),
+                    };
+                    self.read = ReadSide::Failed(e.clone());
+                    // Nothing more is sent on a stream that was tampered with.
+                    if let WriteSide::Open = self.write {
+                        self.write = WriteSide::Failed(WriteError::Error(e.clone()));
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Fails if writes are no longer possible.
+    fn writable(&self) -> Result<(), WriteError> {
+        match &self.write {
+            _ if self.closed => Err(WriteError::Closed),
+            WriteSide::Open => Ok(()),
+            WriteSide::Shut => Err(WriteError::Closed),
+            WriteSide::Failed(e) => Err(e.clone()),
+        }
+    }
+
+    /// Makes a write failure sticky.
+    fn note(&mut self, r: Result<(), WriteError>) -> Result<(), WriteError> {
+        if let Err(e) = &r {
+            self.write = WriteSide::Failed(e.clone());
+        }
+        r
+    }
+
+    /// Writes sealed bytes still held by `write_some`, blocking.
+    fn flush_out(&mut self) -> Result<(), WriteError> {
+        if self.sent < self.out.len() {
+            let r = self.under.write(&self.out[self.sent..]);
+            self.note(r)?;
+        }
+        self.out.clear();
+        self.sent = 0;
+        Ok(())
+    }
+
+    /// Seals `data` (any number of records) and writes it in one write.
+    fn seal_and_write(&mut self, parts: &[&[u8]]) -> Result<(), WriteError> {
+        self.writable()?;
+        self.flush_out()?;
+        for part in parts {
+            if let Err(e) = self.sealer.seal(part, &mut self.out) {
+                self.out.clear();
+                return self.note(Err(seal_error(e)));
+            }
+        }
+        if !self.out.is_empty() {
+            let r = self.under.write(&self.out);
+            self.out.clear();
+            self.note(r)?;
+        }
+        Ok(())
+    }
+
+    /// Writes every byte of `data`.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
+        self.seal_and_write(&[data])
+    }
+
+    /// Writes each buffer in order, as one write of their concatenation
+    /// (each buffer becomes its own records).
+    pub fn writev(&mut self, data: &[Vec<u8>]) -> Result<(), WriteError> {
+        let parts: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+        self.seal_and_write(&parts)
+    }
+
+    /// Takes up to one record of `data` without blocking on the peer;
+    /// returns how many plaintext bytes it took (possibly 0).
+    pub fn write_some(&mut self, data: &[u8]) -> Result<usize, WriteError> {
+        self.writable()?;
+        if self.sent < self.out.len() {
+            let r = self.under.write_some(&self.out[self.sent..]);
+            let n = match r {
+                Ok(n) => n,
+                Err(e) => return Err(self.note(Err(e)).unwrap_err()),
+            };
+            self.sent += n;
+            if self.sent < self.out.len() {
+                return Ok(0);
+            }
+        }
+        self.out.clear();
+        self.sent = 0;
+        let take = data.len().min(Sealer::MAX_PLAINTEXT);
+        if take == 0 {
+            // Nothing new: push along what a layer beneath still holds.
+            if let Err(e) = self.under.write_some(&[]) {
+                return Err(self.note(Err(e)).unwrap_err());
+            }
+            return Ok(0);
+        }
+        if let Err(e) = self.sealer.seal(&data[..take], &mut self.out) {
+            self.out.clear();
+            return Err(self.note(Err(seal_error(e))).unwrap_err());
+        }
+        match self.under.write_some(&self.out) {
+            Ok(n) => self.sent = n,
+            Err(e) => return Err(self.note(Err(e)).unwrap_err()),
+        }
+        Ok(take)
+    }
+
+    /// Shuts one or both directions; a write-side shutdown sends the close
+    /// marker (version 2) before the underlying flow's end of stream.
+    pub fn shutdown(&mut self, mode: ShutdownMode) -> Result<(), WriteError> {
+        if self.closed {
+            return Ok(());
+        }
+        let r = match mode {
+            ShutdownMode::Read => Ok(()),
+            ShutdownMode::Write | ShutdownMode::ReadWrite => self.shutdown_write(),
+        };
+        if !matches!(mode, ShutdownMode::Write) {
+            if let ReadSide::Open = self.read {
+                self.read = ReadSide::Ended;
+            }
+            self.leftover = Vec::new();
+            self.taken = 0;
+            let _ = self.under.shutdown(ShutdownMode::Read);
+        }
+        r
+    }
+
+    fn shutdown_write(&mut self) -> Result<(), WriteError> {
+        match &self.write {
+            WriteSide::Open => {}
+            WriteSide::Shut => return Ok(()),
+            WriteSide::Failed(e) => {
+                let e = e.clone();
+                self.write = WriteSide::Shut;
+                let _ = self.under.shutdown(ShutdownMode::Write);
+                return if matches!(e, WriteError::Closed) {
+                    Ok(())
+                } else {
+                    Err(e)
+                };
+            }
+        }
+        let marked = self.flush_out().and_then(|()| {
+            self.sealer.seal_close(&mut self.out).map_err(seal_error)?;
+            let r = if self.out.is_empty() {
+                Ok(())
+            } else {
+                self.under.write(&self.out)
+            };
+            self.out.clear();
+            r
+        });
+        self.write = WriteSide::Shut;
+        let under = self.under.shutdown(ShutdownMode::Write);
+        marked.and(under)
+    }
+
+    /// Shuts both directions and closes the underlying flow. Idempotent.
+    pub fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        let _ = self.shutdown(ShutdownMode::ReadWrite);
+        self.under.close();
+        self.closed = true;
+        self.leftover = Vec::new();
+        self.out = Vec::new();
+    }
+
+    /// Whether a read would return without touching the underlying flow.
+    fn read_settled(&self) -> bool {
+        self.closed || self.taken < self.leftover.len() || !matches!(self.read, ReadSide::Open)
+    }
+
+    /// A pollable for the caller, ready when a read would not block.
+    pub fn subscribe(&mut self) -> Pollable {
+        if self.read_settled() || self.opener.buffered() > 0 {
+            ready_now()
+        } else {
+            self.under.subscribe()
+        }
+    }
+
+    /// See [`Conn::prepare_waits`].
+    pub fn prepare_waits(&mut self) {
+        self.under.prepare_waits();
+    }
+
+    /// See [`Conn::read_wait`]. Bytes already buffered count as readable.
+    pub fn read_wait(&self) -> Option<&Pollable> {
+        if self.read_settled() || self.opener.buffered() > 0 {
+            None
+        } else {
+            self.under.read_wait()
+        }
+    }
+
+    /// See [`Conn::write_wait`].
+    pub fn write_wait(&self) -> Option<&Pollable> {
+        if self.has_pending_output() && matches!(self.write, WriteSide::Open) && !self.closed {
+            self.under.write_wait()
+        } else {
+            None
+        }
+    }
+
+    /// Whether `write_some` left sealed bytes here or beneath.
+    pub fn has_pending_output(&self) -> bool {
+        self.sent < self.out.len() || self.under.has_pending_output()
+    }
+
+    /// The local address of the connection beneath.
+    pub fn local_address(&self) -> Result<IpSocketAddress, Error> {
+        self.under.local_address()
+    }
+
+    /// The peer's address of the connection beneath.
+    pub fn remote_address(&self) -> Result<IpSocketAddress, Error> {
+        self.under.remote_address()
+    }
+}
+
+impl Drop for SecureFlow {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The write error for a sealing failure.
+fn seal_error(e: RecordError) -> WriteError {
+    match e {
+        RecordError::Closed => WriteError::Closed,
+        other => WriteError::Error(Error::Other(other.to_string())),
+    }
+}
