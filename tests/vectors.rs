@@ -218,25 +218,16 @@ fn primitive_vectors() {
 }
 
 fn check_password_keys(v: &Value, password: &[u8], salt: &[u8; 16], count: u32) {
-    let keys = handshake_keys(password, salt, count);
+    let k = super::handshake::password_keys_for_tests(password, salt, count);
     for (field, got) in [
-        ("M_hex", keys.0),
-        ("N_hex", keys.1),
-        ("h_K_hex", keys.2),
-        ("h_L_hex", keys.3),
-        ("L_hex", keys.4),
+        ("M_hex", k.m),
+        ("N_hex", k.n),
+        ("h_K_hex", k.h_k),
+        ("h_L_hex", k.h_l),
+        ("L_hex", k.l),
     ] {
         assert_eq!(::hex::encode(got), s(v, field), "{field}");
     }
-}
-
-fn handshake_keys(
-    password: &[u8],
-    salt: &[u8; 16],
-    count: u32,
-) -> ([u8; 32], [u8; 32], [u8; 32], [u8; 32], [u8; 32]) {
-    let k = super::handshake::password_keys_for_tests(password, salt, count);
-    (k.m, k.n, k.h_k, k.h_l, k.l)
 }
 
 // ---------------------------------------------------------------- records

@@ -15,6 +15,9 @@
 //! - [`wire`] parses and emits the public packet and record framing.
 
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handshake;
 pub(crate) mod primitives;
 mod record;

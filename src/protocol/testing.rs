@@ -35,6 +35,7 @@ pub(crate) fn run_pair(
     let mut outcome: [Option<Result<Box<Session>, HandshakeError>>; 2] = [None, None];
     loop {
         let mut progress = false;
+        #[allow(clippy::needless_range_loop)] // side picks both the machine and its slot
         for side in 0..2 {
             if outcome[side].is_some() {
                 continue;
