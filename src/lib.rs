@@ -7,6 +7,7 @@
 //! - `component` (only on `wasm32`) is the guest component: the
 //!   `spoke:flow` exports over `wasi:sockets`, a thin edge around the core.
 
+pub mod chacha;
 pub mod protocol;
 
 #[cfg(target_arch = "wasm32")]
