@@ -113,7 +113,11 @@ pub struct PasswordArgs {
     pub password_file: Option<PathBuf>,
     /// The client and server identities bound into the handshake; both ends
     /// must give the same pair.
-    #[arg(long, value_name = "CLIENT,SERVER", default_value = "spoke-client,spoke-server")]
+    #[arg(
+        long,
+        value_name = "CLIENT,SERVER",
+        default_value = "spoke-client,spoke-server"
+    )]
     pub identity: String,
     /// Speak protocol version 1, to talk to OCaml spoke peers (implies --secure).
     #[arg(long)]
@@ -127,7 +131,10 @@ impl PasswordArgs {
             Some((client, server)) if !client.contains(',') && !server.contains(',') => {
                 Ok((client.to_owned(), server.to_owned()))
             }
-            _ => anyhow::bail!("--identity takes CLIENT,SERVER (two names and one comma), not {:?}", self.identity),
+            _ => anyhow::bail!(
+                "--identity takes CLIENT,SERVER (two names and one comma), not {:?}",
+                self.identity
+            ),
         }
     }
 }
@@ -137,7 +144,11 @@ impl PasswordArgs {
 pub struct ServerArgs {
     /// The ciphers to use, server-to-client then client-to-server: each one
     /// of chacha20-poly1305, aes256-gcm, aes256-ccm.
-    #[arg(long, value_name = "S2C,C2S", default_value = "chacha20-poly1305,chacha20-poly1305")]
+    #[arg(
+        long,
+        value_name = "S2C,C2S",
+        default_value = "chacha20-poly1305,chacha20-poly1305"
+    )]
     pub ciphers: String,
     /// The PBKDF2 iteration count clients must run.
     #[arg(long, default_value_t = 16)]
@@ -156,8 +167,15 @@ mod tests {
 
     #[test]
     fn identities_split_at_their_one_comma() {
-        let args = |identity: &str| PasswordArgs { password_file: None, identity: identity.into(), compat: false };
-        assert_eq!(args("alice,bob").identities().unwrap(), ("alice".into(), "bob".into()));
+        let args = |identity: &str| PasswordArgs {
+            password_file: None,
+            identity: identity.into(),
+            compat: false,
+        };
+        assert_eq!(
+            args("alice,bob").identities().unwrap(),
+            ("alice".into(), "bob".into())
+        );
         assert_eq!(args(",").identities().unwrap(), ("".into(), "".into()));
         assert!(args("alice").identities().is_err());
         assert!(args("a,b,c").identities().is_err());

@@ -121,7 +121,9 @@ impl Verdict {
         }
         match status {
             0 if len == 0 => Some(Verdict::Stored),
-            1 => Some(Verdict::Rejected(String::from_utf8_lossy(message).into_owned())),
+            1 => Some(Verdict::Rejected(
+                String::from_utf8_lossy(message).into_owned(),
+            )),
             _ => None,
         }
     }
@@ -132,24 +134,38 @@ mod tests {
     use super::*;
 
     fn sample() -> Header {
-        Header { size: 1 << 40, name: "report.pdf".into(), digest: [7; 32] }
+        Header {
+            size: 1 << 40,
+            name: "report.pdf".into(),
+            digest: [7; 32],
+        }
     }
 
     #[test]
     fn a_header_survives_encoding_whole_and_byte_by_byte() {
         let bytes = sample().encode();
         for cut in 0..bytes.len() {
-            assert_eq!(Header::decode(&bytes[..cut]), Ok(None), "prefix of {cut} bytes");
+            assert_eq!(
+                Header::decode(&bytes[..cut]),
+                Ok(None),
+                "prefix of {cut} bytes"
+            );
         }
         let mut with_content = bytes.clone();
         with_content.extend_from_slice(b"content");
-        assert_eq!(Header::decode(&with_content), Ok(Some((sample(), bytes.len()))));
+        assert_eq!(
+            Header::decode(&with_content),
+            Ok(Some((sample(), bytes.len())))
+        );
     }
 
     #[test]
     fn a_stream_that_is_not_a_transfer_is_refused_at_its_first_byte() {
         assert_eq!(Header::decode(b"G"), Err(HeaderError::BadMagic));
-        assert_eq!(Header::decode(b"GET / HTTP/1.1\r\n"), Err(HeaderError::BadMagic));
+        assert_eq!(
+            Header::decode(b"GET / HTTP/1.1\r\n"),
+            Err(HeaderError::BadMagic)
+        );
     }
 
     #[test]

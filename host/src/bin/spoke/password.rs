@@ -16,9 +16,11 @@ pub const ENV: &str = "SPOKE_PASSWORD";
 pub fn obtain(file: Option<&Path>, confirm: bool) -> Result<Zeroizing<Vec<u8>>> {
     if let Some(path) = file {
         let contents = Zeroizing::new(
-            std::fs::read(path).with_context(|| format!("cannot read the password file {}", path.display()))?,
+            std::fs::read(path)
+                .with_context(|| format!("cannot read the password file {}", path.display()))?,
         );
-        return from_file_contents(&contents).with_context(|| format!("in the password file {}", path.display()));
+        return from_file_contents(&contents)
+            .with_context(|| format!("in the password file {}", path.display()));
     }
     if let Some(value) = std::env::var_os(ENV) {
         let value = Zeroizing::new(value.into_encoded_bytes());
@@ -28,14 +30,22 @@ pub fn obtain(file: Option<&Path>, confirm: bool) -> Result<Zeroizing<Vec<u8>>> 
         return Ok(Zeroizing::new(value.to_vec()));
     }
     if !std::io::stdin().is_terminal() && !std::io::stderr().is_terminal() {
-        bail!("no password given: use --password-file PATH or set {ENV} (there is no terminal to ask on)");
+        bail!(
+            "no password given: use --password-file PATH or set {ENV} (there is no terminal to ask on)"
+        );
     }
-    let first = Zeroizing::new(rpassword::prompt_password("spoke password: ").context("cannot read the password from the terminal")?);
+    let first = Zeroizing::new(
+        rpassword::prompt_password("spoke password: ")
+            .context("cannot read the password from the terminal")?,
+    );
     if first.is_empty() {
         bail!("the password is empty");
     }
     if confirm {
-        let second = Zeroizing::new(rpassword::prompt_password("again: ").context("cannot read the password from the terminal")?);
+        let second = Zeroizing::new(
+            rpassword::prompt_password("again: ")
+                .context("cannot read the password from the terminal")?,
+        );
         if *first != *second {
             bail!("the two passwords differ");
         }
@@ -60,9 +70,15 @@ mod tests {
     #[test]
     fn a_password_file_gives_its_first_line_without_the_line_ending() {
         assert_eq!(&**from_file_contents(b"hunter2\n").unwrap(), b"hunter2");
-        assert_eq!(&**from_file_contents(b"hunter2\r\nsecond line\n").unwrap(), b"hunter2");
+        assert_eq!(
+            &**from_file_contents(b"hunter2\r\nsecond line\n").unwrap(),
+            b"hunter2"
+        );
         assert_eq!(&**from_file_contents(b"no newline").unwrap(), b"no newline");
-        assert_eq!(&**from_file_contents(b" spaces kept ").unwrap(), b" spaces kept ");
+        assert_eq!(
+            &**from_file_contents(b" spaces kept ").unwrap(),
+            b" spaces kept "
+        );
     }
 
     #[test]

@@ -1,0 +1,160 @@
+//! What the subcommands share: turning their arguments into a network
+//! policy, an instance, and (when asked) an encrypted flow.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result, anyhow, bail};
+use spoke_host::{Cipher, Flow, Instance, NetworkPolicy, Spoke, SpokeConfig};
+use zeroize::Zeroizing;
+
+use crate::cli::{PasswordArgs, ServerArgs};
+
+/// A `HOST:PORT` argument, split and resolved on the host.
+pub struct Target {
+    /// The name or IP literal, without brackets.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// The addresses the host resolves to (just the literal for an IP).
+    pub addresses: Vec<SocketAddr>,
+}
+
+impl Target {
+    /// Parses `HOST:PORT` (`[::1]:PORT` for IPv6) and resolves it.
+    pub async fn resolve(arg: &str) -> Result<Target> {
+        let (host, port) = arg
+            .rsplit_once(':')
+            .ok_or_else(|| anyhow!("{arg:?} is not HOST:PORT"))?;
+        let port: u16 = port
+            .parse()
+            .with_context(|| format!("{port:?} in {arg:?} is not a port number"))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        if host.is_empty() {
+            bail!("{arg:?} has no host");
+        }
+        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .with_context(|| format!("cannot resolve {host:?}"))?
+            .collect();
+        if addresses.is_empty() {
+            bail!("{host:?} resolves to no address");
+        }
+        Ok(Target {
+            host,
+            port,
+            addresses,
+        })
+    }
+
+    /// A policy that allows connecting to this target and nothing else
+    /// (plus the name lookup, when the target is a name).
+    pub fn policy(&self) -> NetworkPolicy {
+        let is_literal = self.host.parse::<std::net::IpAddr>().is_ok();
+        let mut policy = NetworkPolicy::deny_all().allow_name_lookup(!is_literal);
+        for addr in &self.addresses {
+            policy = policy.allow_connect(*addr);
+        }
+        policy
+    }
+}
+
+/// Compiles the component, with the on-disk compilation cache when there
+/// is a cache directory to use.
+pub fn load() -> Result<Spoke> {
+    let cache_dir = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
+        .map(|d| d.join("spoke"));
+    let options = spoke_host::Options {
+        cache_dir,
+        ..Default::default()
+    };
+    Spoke::with_options(options.clone())
+        .or_else(|_| {
+            Spoke::with_options(spoke_host::Options {
+                cache_dir: None,
+                ..options
+            })
+        })
+        .context("cannot load the Spoke component")
+}
+
+/// The handshake configuration for these arguments.
+pub fn config(password: &PasswordArgs, server: Option<&ServerArgs>) -> Result<SpokeConfig> {
+    let mut cfg = SpokeConfig::default();
+    if password.compat {
+        cfg.version = 1;
+    }
+    if let Some(server) = server {
+        let (s2c, c2s) = server
+            .ciphers
+            .split_once(',')
+            .ok_or_else(|| anyhow!("--ciphers takes S2C,C2S, not {:?}", server.ciphers))?;
+        cfg.server_to_client = parse_cipher(s2c)?;
+        cfg.client_to_server = parse_cipher(c2s)?;
+        cfg.iterations = server.iterations;
+    }
+    Ok(cfg)
+}
+
+/// A cipher by its command-line name.
+pub fn parse_cipher(name: &str) -> Result<Cipher> {
+    match name.trim() {
+        "chacha20-poly1305" | "chacha20_poly1305" | "chacha" => Ok(Cipher::Chacha20Poly1305),
+        "aes256-gcm" | "aes-256-gcm" | "gcm" => Ok(Cipher::Aes256Gcm),
+        "aes256-ccm" | "aes-256-ccm" | "ccm" => Ok(Cipher::Aes256Ccm),
+        other => bail!("unknown cipher {other:?}: use chacha20-poly1305, aes256-gcm or aes256-ccm"),
+    }
+}
+
+/// A cipher's name as the command line spells it.
+pub fn cipher_name(c: Cipher) -> &'static str {
+    match c {
+        Cipher::Chacha20Poly1305 => "chacha20-poly1305",
+        Cipher::Aes256Gcm => "aes256-gcm",
+        Cipher::Aes256Ccm => "aes256-ccm",
+    }
+}
+
+/// Which side of the handshake to run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The connecting side.
+    Client,
+    /// The accepting side.
+    Server,
+}
+
+/// Runs the handshake over `flow` and returns the encrypted flow.
+pub async fn secure(
+    instance: &mut Instance,
+    flow: Flow,
+    role: Role,
+    args: &PasswordArgs,
+    password: &Zeroizing<Vec<u8>>,
+    cfg: &SpokeConfig,
+) -> Result<Flow> {
+    let (client, server) = args.identities()?;
+    let ids = (client.as_str(), server.as_str());
+    let secured = match role {
+        Role::Client => instance.spoke_client(flow, ids, password, cfg).await,
+        Role::Server => instance.spoke_server(flow, ids, password, cfg).await,
+    };
+    secured.map_err(|e| anyhow!("handshake failed: {e}"))
+}
+
+/// "server-to-client/client-to-server" cipher names of a flow.
+pub async fn describe_ciphers(instance: &mut Instance, flow: &Flow) -> String {
+    match instance.ciphers(flow).await {
+        Some((s2c, c2s)) if s2c == c2s => cipher_name(s2c).to_owned(),
+        Some((s2c, c2s)) => format!(
+            "{} (server to client) / {} (client to server)",
+            cipher_name(s2c),
+            cipher_name(c2s)
+        ),
+        None => "none".to_owned(),
+    }
+}
