@@ -13,8 +13,12 @@ use std::process::Command;
 const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.parent().expect("host/ lives inside the workspace").to_path_buf();
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest_dir
+        .parent()
+        .expect("host/ lives inside the workspace")
+        .to_path_buf();
     for watched in ["src", "wit", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
@@ -25,14 +29,29 @@ fn main() {
 
     let target_dir = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|dir| if dir.is_absolute() { dir } else { root.join(dir) })
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root.join(dir)
+            }
+        })
         .unwrap_or_else(|| root.join("target"))
         .join("guest");
 
     let mut build = Command::new(&cargo);
     build
         .current_dir(&root)
-        .args(["build", "--release", "--locked", "--lib", "-p", "spoke", "--target", TARGET])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--lib",
+            "-p",
+            "spoke",
+            "--target",
+            TARGET,
+        ])
         .arg("--target-dir")
         .arg(&target_dir)
         .args(["--config", "profile.release.codegen-units=1"]);
@@ -49,13 +68,20 @@ fn main() {
     ] {
         build.env_remove(var);
     }
-    let status = build.status().expect("failed to run cargo to build the guest component");
-    assert!(status.success(), "building the Spoke guest component for {TARGET} failed");
+    let status = build
+        .status()
+        .expect("failed to run cargo to build the guest component");
+    assert!(
+        status.success(),
+        "building the Spoke guest component for {TARGET} failed"
+    );
 
     let built = target_dir.join(TARGET).join("release").join("spoke.wasm");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("spoke.wasm");
     std::fs::copy(&built, &out).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
     println!("cargo:rustc-env=SPOKE_COMPONENT_PATH={}", out.display());
+    // For dependents' build scripts (DEP_SPOKE_COMPONENT_WASM): see `links`.
+    println!("cargo:wasm={}", out.display());
 }
 
 /// Adds the wasm32-wasip2 target through rustup if the toolchain lacks it.
@@ -68,13 +94,20 @@ fn ensure_target_installed() {
         .filter(|o| o.status.success())
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
     if let Some(sysroot) = sysroot
-        && Path::new(&sysroot).join("lib/rustlib").join(TARGET).exists()
+        && Path::new(&sysroot)
+            .join("lib/rustlib")
+            .join(TARGET)
+            .exists()
     {
         return;
     }
-    let status = Command::new("rustup").args(["target", "add", TARGET]).status();
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
     match status {
         Ok(s) if s.success() => {}
-        _ => panic!("the {TARGET} target is missing and `rustup target add {TARGET}` failed; install it by hand"),
+        _ => panic!(
+            "the {TARGET} target is missing and `rustup target add {TARGET}` failed; install it by hand"
+        ),
     }
 }
