@@ -188,26 +188,28 @@ pub enum HandshakeError {
 
 impl fmt::Display for HandshakeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidPublicPacket => f.write_str("Invalid public packet"),
-            Self::InvalidClientValidator => f.write_str("Invalid client validator"),
-            Self::InvalidServerValidator => f.write_str("Invalid server validator"),
-            Self::PointNotOnPrimeOrderSubgroup => f.write_str("Point not on prime-order subgroup"),
-            Self::EndOfInput => f.write_str("End of input"),
-            Self::VersionMismatch { ours, theirs } => {
-                write!(
-                    f,
-                    "Version mismatch: we speak version {ours}, the peer version {theirs}"
-                )
-            }
-            Self::IterationCountRefused { requested, maximum } => write!(
-                f,
-                "Iteration count refused: the server asks for {requested}, we accept at most {maximum}"
-            ),
-            Self::InvalidConfig(m) => write!(f, "Invalid configuration: {m}"),
-            Self::Flow(e) => e.fmt(f),
-            Self::Closed => f.write_str("Flow closed"),
-        }
+        // The protocol core words the handshake failures; the component
+        // renders them with the same code.
+        use spoke::protocol::HandshakeError as Core;
+        let core = match self {
+            Self::InvalidPublicPacket => Core::InvalidPublicPacket,
+            Self::InvalidClientValidator => Core::InvalidClientValidator,
+            Self::InvalidServerValidator => Core::InvalidServerValidator,
+            Self::PointNotOnPrimeOrderSubgroup => Core::PointNotOnPrimeOrderSubgroup,
+            Self::EndOfInput => Core::EndOfInput,
+            Self::VersionMismatch { ours, theirs } => Core::VersionMismatch {
+                ours: *ours,
+                theirs: *theirs,
+            },
+            Self::IterationCountRefused { requested, maximum } => Core::IterationCountRefused {
+                requested: *requested,
+                maximum: *maximum,
+            },
+            Self::InvalidConfig(m) => return write!(f, "Invalid configuration: {m}"),
+            Self::Flow(e) => return e.fmt(f),
+            Self::Closed => return WriteError::Closed.fmt(f),
+        };
+        core.fmt(f)
     }
 }
 

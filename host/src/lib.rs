@@ -58,15 +58,18 @@
 //! the instance unusable.
 
 mod bindings;
+mod command;
 mod error;
 mod instance;
 mod limits;
+pub mod native;
 mod policy;
 mod runtime;
 
 pub use bindings::exports::spoke::flow::combinators::Stats;
 pub use bindings::exports::spoke::flow::spoke::{Cipher, Config as SpokeConfig, Identities};
 pub use bindings::exports::spoke::flow::types::ShutdownMode;
+pub use command::{CommandComponent, CommandExit, Invocation, run_command};
 pub use error::{CopyError, FlowError, HandshakeError, WriteError};
 pub use instance::{Direction, Flow, Instance, Listener};
 pub use limits::{EPOCH_TICK, Limits};
