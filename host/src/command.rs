@@ -1,0 +1,321 @@
+//! Running a command component (one that exports `wasi:cli/run`), such as
+//! an application composed with the Spoke component, under a
+//! [`NetworkPolicy`].
+//!
+//! This module owns the command's engine and WASI context: its arguments,
+//! environment and standard streams, the same deny-by-default socket checks
+//! as [`Spoke`](crate::Spoke) instances, the same [`Limits`], and turning
+//! `wasi:cli/exit` and traps into an exit code. It never gives the command a
+//! filesystem, UDP, or anything the policy does not allow.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::error::Context as _;
+use wasmtime::{CallHook, Config, Engine, Store, StoreLimits, UpdateDeadline};
+use wasmtime_wasi::cli::{AsyncStdinStream, AsyncStdoutStream};
+use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::limits::{EPOCH_TICK, Limits, Watchdog};
+use crate::policy::{DenialLog, NetworkPolicy, denial_of};
+
+/// How many bytes of standard output (and error) the command may have in
+/// flight before `check-write` makes it wait: large, so that bulk output
+/// moves in few, large writes.
+const STDOUT_BUDGET: usize = 1 << 20;
+
+/// A compiled command component, ready to run any number of times (each run
+/// gets a fresh instance). Cloning is cheap; it is `Send + Sync`.
+#[derive(Clone)]
+pub struct CommandComponent {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    pre: CommandPre<CommandState>,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for CommandComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandComponent").finish_non_exhaustive()
+    }
+}
+
+/// One run of a command: its arguments, environment, network policy,
+/// limits and standard streams. Start from [`Invocation::new`].
+///
+/// By default standard input is empty, standard output and error go to the
+/// host process's, the environment is empty and the policy denies
+/// everything.
+pub struct Invocation {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    policy: NetworkPolicy,
+    limits: Limits,
+    stdin: Option<AsyncStdinStream>,
+    stdout: Option<AsyncStdoutStream>,
+    stderr: Option<AsyncStdoutStream>,
+}
+
+impl std::fmt::Debug for Invocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Environment values may be secrets (a password for `--secure`).
+        let names: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Invocation")
+            .field("args", &self.args)
+            .field("env", &names)
+            .field("policy", &self.policy)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Invocation {
+    /// A run with these arguments, the program name first (as
+    /// `wasi:cli/environment.get-arguments` returns them).
+    pub fn new<S: AsRef<str>>(args: &[S]) -> Self {
+        Self {
+            args: args.iter().map(|a| a.as_ref().to_string()).collect(),
+            env: Vec::new(),
+            policy: NetworkPolicy::deny_all(),
+            limits: Limits::default(),
+            stdin: None,
+            stdout: None,
+            stderr: None,
+        }
+    }
+
+    /// The network policy the command runs under.
+    pub fn policy(mut self, policy: NetworkPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets one environment variable. The value is handed to the command
+    /// as it is and never printed by this library (`Debug` shows names only).
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// The limits of the run (memory per linear memory, and the watchdog).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Standard input: what `reader` yields, then end-of-stream.
+    pub fn stdin(mut self, reader: impl AsyncRead + Send + Sync + 'static) -> Self {
+        self.stdin = Some(AsyncStdinStream::new(reader));
+        self
+    }
+
+    /// Standard output goes to `writer`.
+    pub fn stdout(mut self, writer: impl AsyncWrite + Send + Sync + 'static) -> Self {
+        self.stdout = Some(AsyncStdoutStream::new(STDOUT_BUDGET, writer));
+        self
+    }
+
+    /// Standard error goes to `writer`.
+    pub fn stderr(mut self, writer: impl AsyncWrite + Send + Sync + 'static) -> Self {
+        self.stderr = Some(AsyncStdoutStream::new(STDOUT_BUDGET, writer));
+        self
+    }
+}
+
+/// How a command ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandExit {
+    /// The exit code: 0 when `run` returned `ok`, 1 when it returned `err`,
+    /// or the code given to `wasi:cli/exit`.
+    pub code: i32,
+    /// The last operation the network policy denied, explained in one line
+    /// (what was denied and how to allow it), if any was.
+    pub denied: Option<String>,
+}
+
+impl CommandExit {
+    /// Whether the command succeeded (exit code 0).
+    pub fn success(&self) -> bool {
+        self.code == 0
+    }
+}
+
+impl CommandComponent {
+    /// Compiles `component`, which must be a command: it exports
+    /// `wasi:cli/run` and imports nothing beyond WASI 0.2 (an application
+    /// composed with the Spoke component is one).
+    pub fn new(component: &[u8]) -> anyhow::Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).context("creating the wasmtime engine")?;
+        let component =
+            Component::new(&engine, component).context("compiling the command component")?;
+        let mut linker = Linker::<CommandState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).context("linking WASI")?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .context("linking the command component")?;
+        let pre = CommandPre::new(pre).context("the component does not export wasi:cli/run")?;
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        spawn_ticker(engine.clone(), stop_ticker.clone());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                pre,
+                stop_ticker,
+            }),
+        })
+    }
+
+    /// Runs the command once, to its end. A trap (including one of the
+    /// limits) is an error; `wasi:cli/exit` and `run`'s result are the
+    /// [`CommandExit`].
+    pub async fn run(&self, invocation: Invocation) -> anyhow::Result<CommandExit> {
+        let Invocation {
+            args,
+            env,
+            policy,
+            limits,
+            stdin,
+            stdout,
+            stderr,
+        } = invocation;
+        let denial: DenialLog = Default::default();
+        let mut builder = WasiCtxBuilder::new();
+        builder.args(&args).envs(&env);
+        match stdin {
+            Some(s) => builder.stdin(s),
+            None => builder.stdin(tokio::io::empty()),
+        };
+        match stdout {
+            Some(s) => builder.stdout(s),
+            None => builder.stdout(tokio::io::stdout()),
+        };
+        match stderr {
+            Some(s) => builder.stderr(s),
+            None => builder.stderr(tokio::io::stderr()),
+        };
+        let check_policy = policy.clone();
+        let log = denial.clone();
+        builder
+            .allow_tcp(true)
+            .allow_udp(false)
+            .allow_ip_name_lookup(policy.name_lookup_allowed())
+            .socket_addr_check(move |addr, usage| {
+                let allowed = check_policy.permits(addr, usage);
+                if !allowed && let Ok(mut last) = log.lock() {
+                    *last = Some(denial_of(addr, usage));
+                }
+                Box::pin(async move { allowed })
+            });
+        let state = CommandState {
+            ctx: builder.build(),
+            table: ResourceTable::new(),
+            limits: limits.store_limits(),
+            watchdog: Watchdog::new(limits.max_busy),
+        };
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.call_hook(|mut s, hook| {
+            if let CallHook::CallingHost = hook {
+                s.data_mut().watchdog.host_call();
+            }
+            Ok(())
+        });
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut s| match s.data_mut().watchdog.tick(Instant::now()) {
+            Ok(()) => Ok(UpdateDeadline::Yield(1)),
+            Err(message) => Err(wasmtime::format_err!(message)),
+        });
+
+        let command = self
+            .inner
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .context("instantiating the command")?;
+        let result = command.wasi_cli_run().call_run(&mut store).await;
+        let code = match result {
+            Ok(Ok(())) => 0,
+            Ok(Err(())) => 1,
+            Err(e) => match e.downcast_ref::<I32Exit>() {
+                Some(exit) => exit.0,
+                None => return Err(anyhow::anyhow!("the command trapped: {e:#}")),
+            },
+        };
+        let denied = denial
+            .lock()
+            .ok()
+            .and_then(|d| d.clone())
+            .map(|d| policy.explain(&d));
+        Ok(CommandExit { code, denied })
+    }
+}
+
+/// Compiles `component` and runs it once with `args` (program name first)
+/// under `policy`, standard input from `stdin` and standard output to
+/// `stdout` (standard error is the host process's). To run a component
+/// more than once, compile it once with [`CommandComponent::new`].
+pub async fn run_command<S: AsRef<str>>(
+    component: &[u8],
+    args: &[S],
+    policy: NetworkPolicy,
+    stdin: impl AsyncRead + Send + Sync + 'static,
+    stdout: impl AsyncWrite + Send + Sync + 'static,
+) -> anyhow::Result<CommandExit> {
+    let command = CommandComponent::new(component)?;
+    command
+        .run(
+            Invocation::new(args)
+                .policy(policy)
+                .stdin(stdin)
+                .stdout(stdout),
+        )
+        .await
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until `stop` is set.
+fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    let spawned = std::thread::Builder::new()
+        .name("spoke-command-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
+    // Without the ticker the command still runs; it only loses the watchdog
+    // and the periodic yield.
+    drop(spawned);
+}
+
+/// What each command's `Store` holds.
+struct CommandState {
+    ctx: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    watchdog: Watchdog,
+}
+
+impl WasiView for CommandState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.ctx,
+            table: &mut self.table,
+        }
+    }
+}
