@@ -1,0 +1,74 @@
+//! `copy` and `proxy` run inside the component: bytes move between two
+//! flows of one instance without crossing into the host.
+
+mod common;
+
+use common::{pattern, spoke, within};
+use spoke_host::NetworkPolicy;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+#[tokio::test]
+async fn copy_moves_everything_then_half_closes_the_destination() {
+    let src_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dst_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (src_addr, dst_addr) = (src_listener.local_addr().unwrap(), dst_listener.local_addr().unwrap());
+    let data = pattern(1 << 20);
+    let sent = data.clone();
+    let source = tokio::spawn(async move {
+        let (mut s, _) = src_listener.accept().await.unwrap();
+        s.write_all(&sent).await.unwrap();
+        s.shutdown().await.unwrap();
+    });
+    let sink = tokio::spawn(async move {
+        let (mut s, _) = dst_listener.accept().await.unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).await.unwrap();
+        got
+    });
+    let policy = NetworkPolicy::deny_all().allow_connect(src_addr).allow_connect(dst_addr);
+    let mut inst = spoke().instantiate(policy).await.unwrap();
+    let src = inst.connect_address(src_addr).await.unwrap();
+    let dst = inst.connect_address(dst_addr).await.unwrap();
+    let stats = within("copy", inst.copy(&src, &dst)).await.unwrap();
+    assert_eq!(stats.read_bytes, data.len() as u64);
+    assert_eq!(stats.write_bytes, data.len() as u64);
+    assert!(within("the sink", sink).await.unwrap() == data);
+    source.await.unwrap();
+}
+
+#[tokio::test]
+async fn proxy_relays_both_directions_until_both_end() {
+    let a_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (a_addr, b_addr) = (a_listener.local_addr().unwrap(), b_listener.local_addr().unwrap());
+    let from_a = pattern(200_000);
+    let from_b: Vec<u8> = pattern(150_000).into_iter().map(|x| !x).collect();
+    let peer = |listener: TcpListener, send: Vec<u8>| {
+        tokio::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            let (mut r, mut w) = s.into_split();
+            let writer = tokio::spawn(async move {
+                w.write_all(&send).await.unwrap();
+                w.shutdown().await.unwrap();
+            });
+            let mut got = Vec::new();
+            r.read_to_end(&mut got).await.unwrap();
+            writer.await.unwrap();
+            got
+        })
+    };
+    let peer_a = peer(a_listener, from_a.clone());
+    let peer_b = peer(b_listener, from_b.clone());
+    let policy = NetworkPolicy::deny_all().allow_connect(a_addr).allow_connect(b_addr);
+    let mut inst = spoke().instantiate(policy).await.unwrap();
+    let a = inst.connect_address(a_addr).await.unwrap();
+    let b = inst.connect_address(b_addr).await.unwrap();
+    let (ab, ba) = within("proxy", inst.proxy(&a, &b)).await;
+    assert_eq!(ab.error, None);
+    assert_eq!(ba.error, None);
+    assert_eq!(ab.stats.read_bytes, from_a.len() as u64);
+    assert_eq!(ba.stats.read_bytes, from_b.len() as u64);
+    assert!(peer_b.await.unwrap() == from_a, "b received what a sent");
+    assert!(peer_a.await.unwrap() == from_b, "a received what b sent");
+}
