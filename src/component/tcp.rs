@@ -294,6 +294,77 @@ impl TcpFlow {
     }
 }
 
+/// The outcome of [`TcpFlow::splice_to`] when it stops early.
+pub enum SpliceError {
+    /// Reading the source failed.
+    Read(Error),
+    /// Writing the destination failed.
+    Write(WriteError),
+}
+
+impl TcpFlow {
+    /// Moves everything `self` receives to `dst` until end-of-stream,
+    /// inside the host (`wasi:io/streams.splice`): the bytes never enter
+    /// the guest. Adds each chunk moved to `moved(bytes)`. Does not shut
+    /// `dst`.
+    pub fn splice_to(
+        &mut self,
+        dst: &mut TcpFlow,
+        mut moved: impl FnMut(u64),
+    ) -> Result<(), SpliceError> {
+        match &self.read {
+            ReadSide::Open if self.handles.is_some() => {}
+            ReadSide::Open => return Err(SpliceError::Read(errors::closed_flow())),
+            ReadSide::Ended => return Ok(()),
+            ReadSide::Failed(e) => return Err(SpliceError::Read(e.clone())),
+        }
+        dst.writable().map_err(SpliceError::Write)?;
+        self.prepare_waits();
+        dst.prepare_waits();
+        let (Some(src), Some(out)) = (&self.handles, &dst.handles) else {
+            return Err(SpliceError::Write(WriteError::Closed));
+        };
+        // `splice` checks the permit, reads what is there and writes it.
+        // It reports either side's failure the same way; the output's
+        // state, which stays failed, tells them apart.
+        let failure = loop {
+            match out.output.splice(&src.input, CHUNK) {
+                Ok(0) => match out.output.check_write() {
+                    Ok(0) => wait(&out.writable),
+                    Ok(_) => wait(&src.readable),
+                    Err(e) => break SpliceError::Write(errors::from_write(e)),
+                },
+                Ok(n) => moved(n),
+                Err(e) => match out.output.check_write() {
+                    Err(w) => break SpliceError::Write(errors::from_write(w)),
+                    Ok(_) => match errors::from_read(e) {
+                        None => {
+                            self.read = ReadSide::Ended;
+                            return Ok(());
+                        }
+                        Some(e) => break SpliceError::Read(e),
+                    },
+                },
+            }
+        };
+        match &failure {
+            SpliceError::Read(e) => self.read = ReadSide::Failed(e.clone()),
+            SpliceError::Write(e) => dst.write = WriteSide::Failed(e.clone()),
+        }
+        Err(failure)
+    }
+}
+
+/// How much one splice moves at most: the host's cap on a read and a permit.
+const CHUNK: u64 = 64 * 1024;
+
+/// Blocks on a pollable made by `prepare_waits`.
+fn wait(p: &Option<Pollable>) {
+    if let Some(p) = p {
+        p.block();
+    }
+}
+
 impl Drop for TcpFlow {
     fn drop(&mut self) {
         self.close();
