@@ -61,6 +61,24 @@ pub fn copy(src: &mut Conn, dst: &mut Conn) -> Result<Stats, CopyError> {
     Ok(stats)
 }
 
+/// Copies `conn` back into itself (an echo of its peer) until its peer
+/// ends, then shuts its write side.
+pub fn echo(conn: &mut Conn) -> Result<Stats, CopyError> {
+    let start = monotonic_clock::now();
+    let mut stats = no_stats();
+    while let Some(data) = conn.read(CHUNK).map_err(CopyError::Read)? {
+        stats.read_bytes += data.len() as u64;
+        stats.read_ops += 1;
+        conn.write(&data).map_err(CopyError::Write)?;
+        stats.write_bytes += data.len() as u64;
+        stats.write_ops += 1;
+    }
+    conn.shutdown(ShutdownMode::Write)
+        .map_err(CopyError::Write)?;
+    stats.duration_ns = monotonic_clock::now().saturating_sub(start);
+    Ok(stats)
+}
+
 /// Where one direction of a proxy is.
 enum Phase {
     /// Waiting for the source.

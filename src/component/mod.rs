@@ -201,12 +201,14 @@ fn layer(
 
 impl combinators_api::Guest for Component {
     fn copy(src: FlowBorrow<'_>, dst: FlowBorrow<'_>) -> Result<Stats, CopyError> {
-        let mut s = src
-            .get::<FlowResource>()
-            .borrow()
-            .map_err(CopyError::Read)?;
+        let (src, dst) = (src.get::<FlowResource>(), dst.get::<FlowResource>());
+        if std::ptr::eq(src, dst) {
+            // One flow as both ends: an echo of the peer.
+            let mut conn = src.borrow().map_err(CopyError::Read)?;
+            return combinators::echo(&mut conn);
+        }
+        let mut s = src.borrow().map_err(CopyError::Read)?;
         let mut d = dst
-            .get::<FlowResource>()
             .borrow()
             .map_err(|e| CopyError::Write(WriteError::Error(e)))?;
         combinators::copy(&mut s, &mut d)
