@@ -10,8 +10,15 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use crate::protocol::Cipher;
 use crate::protocol::wire::TAG_LEN;
 
-/// The ChaCha20-Poly1305 implementation used for records. Any type with the
-/// same aead 0.5 traits (`KeyInit + AeadInPlace`) can stand in here.
+/// The ChaCha20-Poly1305 implementation used for records: inside wasm, the
+/// simd128 one of [`crate::chacha`] (same aead 0.5 traits, same bytes);
+/// natively, the `chacha20poly1305` crate (which has AVX2 backends).
+#[cfg(target_arch = "wasm32")]
+pub type ChaCha = crate::chacha::ChaCha20Poly1305;
+/// The ChaCha20-Poly1305 implementation used for records: inside wasm, the
+/// simd128 one of `crate::chacha` (same aead 0.5 traits, same bytes);
+/// natively, the `chacha20poly1305` crate (which has AVX2 backends).
+#[cfg(not(target_arch = "wasm32"))]
 pub type ChaCha = chacha20poly1305::ChaCha20Poly1305;
 type Gcm = aes_gcm::Aes256Gcm;
 type Ccm16 = ccm::Ccm<aes::Aes256, ccm::consts::U16, ccm::consts::U12>;
