@@ -20,8 +20,13 @@ const RECORD: usize = 64 * 1024;
 
 /// Best MB/s over 9 runs of `iters` calls of `f` on a `RECORD`-byte buffer
 /// (the best run is the one least disturbed by other load on the machine).
-fn mbps(iters: usize, mut f: impl FnMut(&mut [u8])) -> f64 {
-    let mut buf = vec![0x5au8; RECORD];
+fn mbps(iters: usize, f: impl FnMut(&mut [u8])) -> f64 {
+    mbps_sized(RECORD, iters, f)
+}
+
+/// [`mbps`] on `len`-byte buffers.
+fn mbps_sized(len: usize, iters: usize, mut f: impl FnMut(&mut [u8])) -> f64 {
+    let mut buf = vec![0x5au8; len];
     for _ in 0..iters / 8 + 1 {
         f(&mut buf);
     }
@@ -31,7 +36,7 @@ fn mbps(iters: usize, mut f: impl FnMut(&mut [u8])) -> f64 {
             for _ in 0..iters {
                 f(black_box(&mut buf));
             }
-            (iters * RECORD) as f64 / t.elapsed().as_secs_f64() / 1e6
+            (iters * len) as f64 / t.elapsed().as_secs_f64() / 1e6
         })
         .collect();
     runs.sort_by(f64::total_cmp);
@@ -106,4 +111,38 @@ fn bench_64k_records() {
         net(open_ours),
         net(open_crate)
     );
+}
+
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+fn bench_small_records() {
+    let key = [7u8; 32];
+    let nonce = GenericArray::from_slice(&[9u8; 12]);
+    let aad = [1u8; 13];
+    let ours = ChaCha20Poly1305::new(GenericArray::from_slice(&key));
+    let theirs = chacha20poly1305::ChaCha20Poly1305::new(GenericArray::from_slice(&key));
+    println!("seal of small records, MB/s (best of 9):");
+    for len in [64, 256, 1024, 4096, 16384] {
+        let iters = (8 << 20) / len;
+        mbps_sized(len, iters, |b| {
+            black_box(
+                ours.encrypt_in_place_detached(nonce, &aad, b)
+                    .expect("seal"),
+            );
+        });
+        let a = mbps_sized(len, iters, |b| {
+            black_box(
+                ours.encrypt_in_place_detached(nonce, &aad, b)
+                    .expect("seal"),
+            );
+        });
+        let b = mbps_sized(len, iters, |b| {
+            black_box(
+                theirs
+                    .encrypt_in_place_detached(nonce, &aad, b)
+                    .expect("seal"),
+            );
+        });
+        println!("  {len:6} B   ours {a:8.0}   crate {b:8.0}");
+    }
 }

@@ -127,6 +127,50 @@ pub(crate) fn apply_keystream(key: &[u32; 8], nonce: &[u32; 3], counter: u32, bu
     }
 }
 
+/// Bytes of keystream after the Poly1305 key in the first four-block pass.
+const FIRST: usize = WIDE - BLOCK;
+
+/// The AEAD's first four-block pass (counters 0..4): the Poly1305 one-time
+/// key (the first 32 bytes of block 0) and the keystream of blocks 1..4
+/// (the first 192 bytes of the message). Zeroized on drop.
+#[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+pub(crate) struct FirstPass {
+    /// The Poly1305 one-time key.
+    pub(crate) poly_key: [u8; 32],
+    keystream: [u8; FIRST],
+}
+
+impl FirstPass {
+    /// Runs the first pass for `key` and `nonce`.
+    pub(crate) fn new(key: &[u32; 8], nonce: &[u32; 3]) -> Self {
+        let mut block = [0u8; WIDE];
+        xor_wide(&state(key, nonce, 0), &mut block);
+        let mut first = Self {
+            poly_key: [0; 32],
+            keystream: [0; FIRST],
+        };
+        first.poly_key.copy_from_slice(&block[..32]);
+        first.keystream.copy_from_slice(&block[BLOCK..]);
+        zeroize::Zeroize::zeroize(&mut block);
+        first
+    }
+
+    /// Xors the keystream from block 1 on into `buf` (the AEAD's
+    /// encryption). Messages of up to 192 bytes use this pass's keystream;
+    /// longer ones start afresh at block 1, so that their 256-byte chunks
+    /// stay aligned with the four-block kernel (no extra partial pass).
+    pub(crate) fn apply(&self, key: &[u32; 8], nonce: &[u32; 3], buf: &mut [u8]) {
+        if buf.len() <= FIRST {
+            for (b, k) in buf.iter_mut().zip(&self.keystream) {
+                *b ^= k;
+            }
+        } else {
+            apply_keystream(key, nonce, 1, buf);
+        }
+    }
+}
+
+#[cfg(test)]
 /// The first 32 bytes of keystream block `counter` (the Poly1305 one-time
 /// key when `counter` is 0).
 pub(crate) fn block_prefix32(key: &[u32; 8], nonce: &[u32; 3], counter: u32) -> [u8; 32] {

@@ -87,11 +87,9 @@ impl AeadInPlace for ChaCha20Poly1305 {
             return Err(Error);
         }
         let nonce = cipher::nonce_words(nonce.as_ref());
-        let mut poly_key = cipher::block_prefix32(&self.key, &nonce, 0);
-        cipher::apply_keystream(&self.key, &nonce, 1, buffer);
-        let t = tag(&poly_key, associated_data, buffer);
-        poly_key.zeroize();
-        Ok(t.into())
+        let first = cipher::FirstPass::new(&self.key, &nonce);
+        first.apply(&self.key, &nonce, buffer);
+        Ok(tag(&first.poly_key, associated_data, buffer).into())
     }
 
     fn decrypt_in_place_detached(
@@ -105,11 +103,10 @@ impl AeadInPlace for ChaCha20Poly1305 {
             return Err(Error);
         }
         let nonce = cipher::nonce_words(nonce.as_ref());
-        let mut poly_key = cipher::block_prefix32(&self.key, &nonce, 0);
-        let expected = self::tag(&poly_key, associated_data, buffer);
-        poly_key.zeroize();
+        let first = cipher::FirstPass::new(&self.key, &nonce);
+        let expected = self::tag(&first.poly_key, associated_data, buffer);
         if bool::from(expected.ct_eq(tag.as_slice())) {
-            cipher::apply_keystream(&self.key, &nonce, 1, buffer);
+            first.apply(&self.key, &nonce, buffer);
             Ok(())
         } else {
             Err(Error)
