@@ -5,7 +5,7 @@
 //! state word of four consecutive blocks; after the rounds a 4x4 transpose
 //! turns the sixteen vectors into the four 64-byte blocks.
 //! Must never: branch on or index by key or data, or let the counter wrap
-//! (callers bound the length; see `MAX_BLOCKS`).
+//! (the AEAD bounds the length first).
 
 use super::vector::V128;
 
@@ -168,16 +168,4 @@ impl FirstPass {
             apply_keystream(key, nonce, 1, buf);
         }
     }
-}
-
-#[cfg(test)]
-/// The first 32 bytes of keystream block `counter` (the Poly1305 one-time
-/// key when `counter` is 0).
-pub(crate) fn block_prefix32(key: &[u32; 8], nonce: &[u32; 3], counter: u32) -> [u8; 32] {
-    let ks = four_blocks(&state(key, nonce, counter));
-    let mut out = [0u8; 32];
-    let (a, b) = out.split_at_mut(16);
-    ks[0][0].store(a.try_into().expect("16 bytes"));
-    ks[0][1].store(b.try_into().expect("16 bytes"));
-    out
 }
