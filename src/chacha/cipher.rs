@@ -141,17 +141,22 @@ pub(crate) struct FirstPass {
 }
 
 impl FirstPass {
-    /// Runs the first pass for `key` and `nonce`.
-    pub(crate) fn new(key: &[u32; 8], nonce: &[u32; 3]) -> Self {
-        let mut block = [0u8; WIDE];
-        xor_wide(&state(key, nonce, 0), &mut block);
+    /// Runs the first pass for `key` and `nonce`, keeping blocks 1..4 only
+    /// when a `len`-byte message will use them (see [`FirstPass::apply`]).
+    pub(crate) fn new(key: &[u32; 8], nonce: &[u32; 3], len: usize) -> Self {
+        let ks = four_blocks(&state(key, nonce, 0));
         let mut first = Self {
             poly_key: [0; 32],
             keystream: [0; FIRST],
         };
-        first.poly_key.copy_from_slice(&block[..32]);
-        first.keystream.copy_from_slice(&block[BLOCK..]);
-        zeroize::Zeroize::zeroize(&mut block);
+        let (a, b) = first.poly_key.split_at_mut(16);
+        ks[0][0].store(a.try_into().expect("16 bytes"));
+        ks[0][1].store(b.try_into().expect("16 bytes"));
+        if len <= FIRST {
+            for (i, piece) in first.keystream.chunks_exact_mut(16).enumerate() {
+                ks[1 + i / 4][i % 4].store(piece.try_into().expect("16 bytes"));
+            }
+        }
         first
     }
 

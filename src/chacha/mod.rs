@@ -89,7 +89,7 @@ impl AeadInPlace for ChaCha20Poly1305 {
             return Err(Error);
         }
         let nonce = cipher::nonce_words(nonce.as_ref());
-        let first = cipher::FirstPass::new(&self.key, &nonce);
+        let first = cipher::FirstPass::new(&self.key, &nonce, buffer.len());
         first.apply(&self.key, &nonce, buffer);
         Ok(tag(&first.poly_key, associated_data, buffer).into())
     }
@@ -105,7 +105,7 @@ impl AeadInPlace for ChaCha20Poly1305 {
             return Err(Error);
         }
         let nonce = cipher::nonce_words(nonce.as_ref());
-        let first = cipher::FirstPass::new(&self.key, &nonce);
+        let first = cipher::FirstPass::new(&self.key, &nonce, buffer.len());
         let expected = self::tag(&first.poly_key, associated_data, buffer);
         if bool::from(expected.ct_eq(tag.as_slice())) {
             first.apply(&self.key, &nonce, buffer);
