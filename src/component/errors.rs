@@ -221,3 +221,66 @@ pub fn ip_to_std(ip: IpAddress) -> IpAddr {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_addresses_convert_both_ways() {
+        for text in ["127.0.0.1:4433", "[::1]:80", "10.1.2.3:0"] {
+            let std: SocketAddr = text.parse().expect("a valid address");
+            assert_eq!(to_std(&from_std(std.ip(), std.port())), std);
+        }
+    }
+
+    #[test]
+    fn refused_reset_and_timeout_keep_their_cases() {
+        assert!(matches!(
+            from_code(ErrorCode::ConnectionRefused, "x"),
+            Error::ConnectionRefused
+        ));
+        assert!(matches!(
+            from_code(ErrorCode::ConnectionAborted, "x"),
+            Error::ConnectionReset
+        ));
+        assert!(matches!(
+            from_code(ErrorCode::Timeout, "x"),
+            Error::TimedOut
+        ));
+    }
+
+    #[test]
+    fn a_denied_operation_names_itself_and_the_policy() {
+        let Error::PermissionDenied(m) =
+            from_code(ErrorCode::AccessDenied, "connecting to 127.0.0.1:9")
+        else {
+            panic!("not permission-denied");
+        };
+        assert!(m.contains("127.0.0.1:9") && m.contains("policy"), "{m}");
+        assert!(
+            matches!(from_lookup(ErrorCode::NameUnresolvable, "nowhere"), Error::NameUnresolvable(n) if n == "nowhere")
+        );
+    }
+
+    #[test]
+    fn messages_are_single_lines() {
+        let all = [
+            Error::ConnectionRefused,
+            Error::ConnectionReset,
+            Error::TimedOut,
+            Error::NameUnresolvable("h".into()),
+            Error::PermissionDenied("p".into()),
+            Error::Corrupted,
+            Error::Truncated,
+            Error::InvalidState("s".into()),
+            Error::Other("o".into()),
+        ];
+        for e in all {
+            let line = error_message(&e);
+            assert!(!line.is_empty() && !line.contains('\n'), "{line:?}");
+        }
+        assert_eq!(error_message(&Error::Corrupted), "Communication corrupted");
+        assert_eq!(write_error_message(&WriteError::Closed), "Flow closed");
+    }
+}

@@ -63,7 +63,9 @@ pub struct SecureFlow {
 /// Which side of the handshake to run.
 #[derive(Clone, Copy)]
 pub enum Role {
+    /// Runs `ClientHandshake`.
     Client,
+    /// Runs `ServerHandshake`.
     Server,
 }
 
@@ -318,7 +320,7 @@ impl SecureFlow {
     }
 
     /// Makes a write failure sticky.
-    fn note(&mut self, r: Result<(), WriteError>) -> Result<(), WriteError> {
+    fn note<T>(&mut self, r: Result<T, WriteError>) -> Result<T, WriteError> {
         if let Err(e) = &r {
             self.write = WriteSide::Failed(e.clone());
         }
@@ -372,11 +374,7 @@ impl SecureFlow {
         self.writable()?;
         if self.sent < self.out.len() {
             let r = self.under.write_some(&self.out[self.sent..]);
-            let n = match r {
-                Ok(n) => n,
-                Err(e) => return Err(self.note(Err(e)).unwrap_err()),
-            };
-            self.sent += n;
+            self.sent += self.note(r)?;
             if self.sent < self.out.len() {
                 return Ok(0);
             }
@@ -386,19 +384,16 @@ impl SecureFlow {
         let take = data.len().min(Sealer::MAX_PLAINTEXT);
         if take == 0 {
             // Nothing new: push along what a layer beneath still holds.
-            if let Err(e) = self.under.write_some(&[]) {
-                return Err(self.note(Err(e)).unwrap_err());
-            }
+            let r = self.under.write_some(&[]);
+            self.note(r)?;
             return Ok(0);
         }
         if let Err(e) = self.sealer.seal(&data[..take], &mut self.out) {
             self.out.clear();
-            return Err(self.note(Err(seal_error(e))).unwrap_err());
+            return self.note(Err(seal_error(e)));
         }
-        match self.under.write_some(&self.out) {
-            Ok(n) => self.sent = n,
-            Err(e) => return Err(self.note(Err(e)).unwrap_err()),
-        }
+        let r = self.under.write_some(&self.out);
+        self.sent = self.note(r)?;
         Ok(take)
     }
 
@@ -529,5 +524,73 @@ fn seal_error(e: RecordError) -> WriteError {
     match e {
         RecordError::Closed => WriteError::Closed,
         other => WriteError::Error(Error::Other(other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_the_cores_default() {
+        let wit = default_config();
+        let core = config(&wit).ok().expect("the default config converts back");
+        assert_eq!(core, Config::default());
+    }
+
+    #[test]
+    fn every_cipher_maps_both_ways() {
+        for c in [
+            Cipher::Aes256Gcm,
+            Cipher::Aes256Ccm,
+            Cipher::ChaCha20Poly1305,
+        ] {
+            assert_eq!(from_wit(to_wit(c)), c);
+        }
+    }
+
+    #[test]
+    fn unknown_versions_are_refused_as_invalid_config() {
+        let mut cfg = default_config();
+        for v in [0, 3, u16::MAX] {
+            cfg.version = v;
+            assert!(matches!(
+                config(&cfg),
+                Err(WitHandshakeError::InvalidConfig(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn handshake_errors_keep_their_details_and_render_on_one_line() {
+        let mismatch = map_handshake_error(HandshakeError::VersionMismatch { ours: 2, theirs: 1 });
+        assert!(matches!(
+            mismatch,
+            WitHandshakeError::VersionMismatch(VersionMismatch { ours: 2, theirs: 1 })
+        ));
+        let refused = map_handshake_error(HandshakeError::IterationCountRefused {
+            requested: 7,
+            maximum: 5,
+        });
+        assert!(matches!(
+            refused,
+            WitHandshakeError::IterationCountRefused(IterationCountRefused {
+                requested: 7,
+                maximum: 5
+            })
+        ));
+        for e in [
+            mismatch,
+            refused,
+            WitHandshakeError::EndOfInput,
+            WitHandshakeError::Closed,
+        ] {
+            let line = handshake_error_message(&e);
+            assert!(!line.is_empty() && !line.contains('\n'), "{line:?}");
+        }
+        assert_eq!(
+            handshake_error_message(&WitHandshakeError::InvalidClientValidator),
+            "Invalid client validator"
+        );
     }
 }
