@@ -6,11 +6,10 @@
 //! `CARGO_TARGET_WASM32_WASIP2_RUNNER=target/release/wasm-run cargo test -p spoke --target wasm32-wasip2`.
 //! It grants no network access.
 
-use anyhow::{Context, Result};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Engine, Store};
+use wasmtime::{Engine, Result, Store};
 use wasmtime_wasi::p2::bindings::sync::Command;
-use wasmtime_wasi::{DirPerms, FilePerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 struct State {
     ctx: WasiCtx,
@@ -25,18 +24,18 @@ impl WasiView for State {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let path = args.first().context("usage: wasm-run COMPONENT.wasm [ARGS...]")?;
+    let path = args.first().ok_or_else(|| wasmtime::Error::msg("usage: wasm-run COMPONENT.wasm [ARGS...]"))?;
     let engine = Engine::default();
-    let component = Component::from_file(&engine, path).with_context(|| format!("loading {path}"))?;
+    let component = Component::from_file(&engine, path)?;
     let mut linker = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     let mut builder = WasiCtxBuilder::new();
     builder.inherit_stdio().args(&args).envs(&std::env::vars().collect::<Vec<_>>());
     // The current directory, both as "." and under its absolute path, so tests
     // that locate data through CARGO_MANIFEST_DIR find it.
-    builder.preopened_dir(".", ".", DirPerms::all(), FilePerms::all())?;
+    builder.preopened_dir(".", ".", FsPerms::ReadWrite)?;
     let cwd = std::env::current_dir()?;
-    builder.preopened_dir(&cwd, cwd.to_string_lossy(), DirPerms::all(), FilePerms::all())?;
+    builder.preopened_dir(&cwd, cwd.to_string_lossy(), FsPerms::ReadWrite)?;
     let mut store = Store::new(&engine, State { ctx: builder.build(), table: ResourceTable::new() });
     let command = Command::instantiate(&mut store, &component, &linker)?;
     let outcome = command.wasi_cli_run().call_run(&mut store)?;
