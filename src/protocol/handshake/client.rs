@@ -35,6 +35,10 @@ struct AwaitReply {
 }
 
 /// The client's handshake: feed it the server's bytes, send what it says.
+///
+/// Against an OCaml reference server (version 1), write the final `sv`
+/// message on its own before any record: a reference server that reads
+/// `sv` and 64 or more further bytes at once fails (§7, `Not_enough_space`).
 pub struct ClientHandshake {
     version: Version,
     max_iterations: u64,

@@ -171,3 +171,52 @@ pub(crate) fn password_keys_for_tests(
 ) -> PasswordKeys {
     PasswordKeys::derive(password, salt, count)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+
+    #[test]
+    fn secrets_are_wiped_on_drop() {
+        wiped_on_drop::<PasswordKeys>();
+        wiped_on_drop::<PendingKeys>();
+        wiped_on_drop::<Zeroizing<[u8; 64]>>(); // ConfirmedKeys' fields
+    }
+
+    #[test]
+    fn validators_are_checked_both_ways() {
+        let ids = Identities {
+            client: vec![],
+            server: vec![],
+        };
+        let p = [7u8; 32];
+        let t = TranscriptInput {
+            version: Version::V2,
+            ids: &ids,
+            public: &[0; PUBLIC_LEN],
+            x: &p,
+            y: &p,
+            z: &p,
+            h_k: &p,
+            v: &p,
+        };
+        let keys = PendingKeys::schedule(&t);
+        let cv = *keys.client_validator();
+        let Ok((_, sv)) = keys.confirm_as_client(&cv) else {
+            panic!("own cv must match")
+        };
+        assert!(keys.confirm_as_server(&sv).is_ok());
+        let mut bad = sv;
+        bad[63] ^= 1;
+        assert_eq!(
+            keys.confirm_as_server(&bad).err(),
+            Some(HandshakeError::InvalidServerValidator)
+        );
+        assert_eq!(
+            keys.confirm_as_client(&cv[..63]).err(),
+            Some(HandshakeError::InvalidClientValidator)
+        );
+    }
+}

@@ -110,3 +110,31 @@ impl Protection {
         .map_err(|_| BadTag)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+
+    #[test]
+    fn keys_are_wiped_on_drop() {
+        wiped_on_drop::<Protection>();
+        wiped_on_drop::<ChaCha>();
+        wiped_on_drop::<aes::Aes256>();
+    }
+
+    #[test]
+    fn nonce_is_base_xor_big_endian_sequence() {
+        let mut k = [0u8; 64];
+        k[32..44].copy_from_slice(&[0xff; 12]);
+        let p = Protection::new(Cipher::Aes256Gcm, &k);
+        let n = p.nonce(0x0102_0304_0506_0708);
+        assert_eq!(
+            n,
+            [
+                0xff, 0xff, 0xff, 0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0xfa, 0xf9, 0xf8, 0xf7
+            ]
+        );
+    }
+}
