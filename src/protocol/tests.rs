@@ -613,3 +613,29 @@ fn debug_output_never_shows_secrets() {
 fn session_keys_prefix(hex_key: &str) -> Vec<u8> {
     ::hex::decode(&hex_key[..8]).unwrap()
 }
+
+/// Native record-layer throughput, seal then open, per cipher:
+/// `cargo test -p spoke --release --lib record_throughput -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+fn record_throughput() {
+    let total = 256 << 20;
+    let chunk = pattern(Sealer::MAX_PLAINTEXT);
+    for cipher in ALL {
+        let (mut cs, _, _, mut so) = connect(&config(Version::V2, cipher, cipher));
+        let mut wire = Vec::with_capacity(chunk.len() + 64);
+        let started = std::time::Instant::now();
+        let mut done = 0;
+        while done < total {
+            wire.clear();
+            cs.seal(&chunk, &mut wire).unwrap();
+            so.feed(&wire);
+            match so.open() {
+                Ok(Opened::Data(d)) => done += d.len(),
+                other => panic!("{other:?}"),
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!("{cipher:?}: {:.0} MB/s seal+open", done as f64 / secs / 1e6);
+    }
+}
