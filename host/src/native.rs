@@ -132,38 +132,42 @@ impl SecureStream {
 }
 
 impl Read for SecureStream {
-    /// Reads decrypted bytes; `Ok(0)` is the authenticated end of stream.
-    /// `corrupted` and `truncated` are `InvalidData` errors.
+    /// Reads decrypted bytes: every complete record already received, as far
+    /// as `buf` goes, waiting on the socket only when none is. `Ok(0)` is the
+    /// authenticated end of stream; `corrupted` and `truncated` are
+    /// `InvalidData` errors.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
+        let mut filled = 0;
         loop {
             if self.pending_at < self.pending.len() {
-                let n = (self.pending.len() - self.pending_at).min(buf.len());
-                buf[..n].copy_from_slice(&self.pending[self.pending_at..self.pending_at + n]);
+                let n = (self.pending.len() - self.pending_at).min(buf.len() - filled);
+                buf[filled..filled + n].copy_from_slice(&self.pending[self.pending_at..self.pending_at + n]);
                 self.pending_at += n;
-                return Ok(n);
+                filled += n;
+                if filled == buf.len() {
+                    return Ok(filled);
+                }
             }
             if self.eof {
-                return Ok(0);
+                return Ok(filled);
             }
-            match self
-                .opener
-                .open()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
-            {
+            match self.opener.open().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))? {
                 Opened::Data(data) => {
-                    let n = data.len().min(buf.len());
-                    buf[..n].copy_from_slice(&data[..n]);
+                    let n = data.len().min(buf.len() - filled);
+                    buf[filled..filled + n].copy_from_slice(&data[..n]);
+                    filled += n;
                     if n < data.len() {
                         self.pending.clear();
                         self.pending.extend_from_slice(&data[n..]);
                         self.pending_at = 0;
+                        return Ok(filled);
                     }
-                    return Ok(n);
                 }
                 Opened::End => self.eof = true,
+                Opened::NeedInput if filled > 0 => return Ok(filled),
                 Opened::NeedInput => match self.stream.read(&mut self.scratch)? {
                     0 => self.opener.feed_eof(),
                     n => self.opener.feed(&self.scratch[..n]),

@@ -1,0 +1,374 @@
+//! Spoke's throughput and cost benchmark. Not a test: it prints figures and
+//! ratios against baselines measured in the same run, on this machine.
+//!
+//! `cargo bench -p spoke-host --bench throughput` (set `SPOKE_BENCH_MB` to
+//! change the echo size, 256 by default).
+//!
+//! - plain echo over loopback: (a) native std sockets, (b) the host driving
+//!   the component's `flow` exports, (c) a copy loop inside the guest;
+//! - instantiation cost and memory per open flow;
+//! - the handshake, natively and inside wasm;
+//! - an encrypted echo for each cipher, natively and inside wasm.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use spoke::protocol::{Cipher as CoreCipher, Config as CoreConfig, Identities};
+use spoke_host::native::SecureStream;
+use spoke_host::{Cipher, Flow, Instance, NetworkPolicy, ShutdownMode, Spoke, SpokeConfig};
+
+const CHUNK: usize = 64 * 1024;
+/// Bytes in flight (sent, not yet echoed) for host-driven clients.
+const WINDOW: usize = 1 << 20;
+/// The OCaml reference's encrypted echo, natively, its default ciphers (PERFORMANCE.md).
+const OCAML_REFERENCE_MBPS: f64 = 160.0;
+const PASSWORD: &[u8] = b"correct horse battery staple";
+
+fn mbps(bytes: usize, d: Duration) -> f64 {
+    bytes as f64 / d.as_secs_f64() / 1e6
+}
+
+/// A non-repeating payload.
+fn payload(size: usize) -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    (0..size)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn loopback() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").expect("bind loopback")
+}
+
+/// A native echo server for one connection.
+fn native_echo_server() -> (SocketAddr, thread::JoinHandle<()>) {
+    let listener = loopback();
+    let addr = listener.local_addr().unwrap();
+    let t = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = vec![0; CHUNK];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if s.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = s.shutdown(Shutdown::Write);
+    });
+    (addr, t)
+}
+
+/// A native client: one thread writes `data`, this one reads the echo and
+/// checks it. Returns the time from the first byte sent to the last echoed.
+fn native_client<S: Read + Write + Send + 'static>(
+    mut writer: S,
+    mut reader: impl Read,
+    data: &'static [u8],
+    end: impl FnOnce(&mut S) + Send + 'static,
+) -> Duration {
+    let start = Instant::now();
+    let w = thread::spawn(move || {
+        for chunk in data.chunks(CHUNK) {
+            writer.write_all(chunk).unwrap();
+        }
+        end(&mut writer);
+    });
+    let mut got = 0;
+    let mut buf = vec![0; 256 * 1024];
+    loop {
+        let n = reader.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        assert_eq!(&buf[..n], &data[got..got + n], "echo differs at {got}");
+        got += n;
+    }
+    let elapsed = start.elapsed();
+    w.join().unwrap();
+    assert_eq!(got, data.len(), "echo incomplete");
+    elapsed
+}
+
+/// (a) native sockets on both ends.
+fn native_plain(data: &'static [u8]) -> Duration {
+    let (addr, server) = native_echo_server();
+    let s = TcpStream::connect(addr).unwrap();
+    let r = s.try_clone().unwrap();
+    let d = native_client(s, r, data, |s| s.shutdown(Shutdown::Write).unwrap());
+    server.join().unwrap();
+    d
+}
+
+/// The host writes `data` into `flow` and reads the echo back, keeping at
+/// most [`WINDOW`] bytes in flight.
+async fn host_driven(inst: &mut Instance, flow: &Flow, data: &[u8]) -> Duration {
+    let start = Instant::now();
+    let (mut sent, mut got) = (0, 0);
+    let mut shut = false;
+    loop {
+        if sent < data.len() && sent - got < WINDOW {
+            let end = (sent + CHUNK).min(data.len());
+            inst.write(flow, &data[sent..end]).await.unwrap();
+            sent = end;
+            continue;
+        }
+        if sent == data.len() && !shut {
+            inst.shutdown(flow, ShutdownMode::Write).await.unwrap();
+            shut = true;
+        }
+        match inst.read(flow, 1 << 20).await.unwrap() {
+            Some(chunk) => {
+                assert_eq!(&chunk[..], &data[got..got + chunk.len()], "echo differs at {got}");
+                got += chunk.len();
+            }
+            None => break,
+        }
+    }
+    assert_eq!(got, data.len(), "echo incomplete");
+    start.elapsed()
+}
+
+/// (b) the host drives the component's flow against a native echo server.
+async fn component_driven(spoke: &Spoke, data: &'static [u8]) -> Duration {
+    let (addr, server) = native_echo_server();
+    let mut inst = spoke.instantiate(NetworkPolicy::deny_all().allow_connect(addr)).await.unwrap();
+    let flow = inst.connect_address(addr).await.unwrap();
+    let d = host_driven(&mut inst, &flow, data).await;
+    inst.close(flow).await;
+    server.join().unwrap();
+    d
+}
+
+/// A component instance that accepts one connection and hands the flow
+/// to `serve`, on its own task.
+async fn component_server<F, Fut>(spoke: &Spoke, serve: F) -> (SocketAddr, tokio::task::JoinHandle<()>)
+where
+    F: FnOnce(Instance, Flow) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let mut inst = spoke.instantiate(NetworkPolicy::deny_all().allow_listen(any)).await.unwrap();
+    let listener = inst.listen(any).await.unwrap();
+    let addr = inst.listener_address(&listener).await.unwrap();
+    let t = tokio::spawn(async move {
+        let flow = inst.accept(&listener).await.unwrap();
+        inst.close_listener(listener).await;
+        serve(inst, flow).await;
+    });
+    (addr, t)
+}
+
+/// (c) a copy loop inside the guest echoes for a native client.
+async fn component_copy(spoke: &Spoke, data: &'static [u8]) -> Duration {
+    let (addr, server) = component_server(spoke, |mut inst, flow| async move {
+        inst.copy(&flow, &flow).await.unwrap();
+        inst.close(flow).await;
+    })
+    .await;
+    let d = tokio::task::spawn_blocking(move || {
+        let s = TcpStream::connect(addr).unwrap();
+        let r = s.try_clone().unwrap();
+        native_client(s, r, data, |s| s.shutdown(Shutdown::Write).unwrap())
+    })
+    .await
+    .unwrap();
+    server.await.unwrap();
+    d
+}
+
+fn core_config(c: CoreCipher) -> CoreConfig {
+    CoreConfig { server_to_client: c, client_to_server: c, ..CoreConfig::default() }
+}
+
+fn ids() -> Identities {
+    Identities { client: b"bench-client".to_vec(), server: b"bench-server".to_vec() }
+}
+
+/// A native encrypted echo server (the core over std sockets).
+fn native_secure_server(c: CoreCipher) -> (SocketAddr, thread::JoinHandle<()>) {
+    let listener = loopback();
+    let addr = listener.local_addr().unwrap();
+    let t = thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let mut s = SecureStream::server(s, &core_config(c), ids(), PASSWORD).unwrap();
+        let mut buf = vec![0; CHUNK];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => s.write_all(&buf[..n]).unwrap(),
+                Err(e) => panic!("native echo: {e}"),
+            }
+        }
+        s.shutdown_write().unwrap();
+    });
+    (addr, t)
+}
+
+/// Both ends native: handshake time and encrypted echo time.
+fn native_secure(c: CoreCipher, data: &'static [u8]) -> (Duration, Duration) {
+    let (addr, server) = native_secure_server(c);
+    let start = Instant::now();
+    let s = SecureStream::client(TcpStream::connect(addr).unwrap(), &CoreConfig::default(), ids(), PASSWORD).unwrap();
+    let handshake = start.elapsed();
+    // One SecureStream cannot be split across threads, so the echo is
+    // driven with a window from one thread, like the host-driven wasm side.
+    let mut s = s;
+    let start = Instant::now();
+    let (mut sent, mut got) = (0, 0);
+    let mut buf = vec![0; 256 * 1024];
+    let mut shut = false;
+    loop {
+        if sent < data.len() && sent - got < WINDOW {
+            let end = (sent + CHUNK).min(data.len());
+            s.write_all(&data[sent..end]).unwrap();
+            sent = end;
+            continue;
+        }
+        if sent == data.len() && !shut {
+            s.shutdown_write().unwrap();
+            shut = true;
+        }
+        let n = s.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        assert_eq!(&buf[..n], &data[got..got + n]);
+        got += n;
+    }
+    assert_eq!(got, data.len());
+    let echo = start.elapsed();
+    server.join().unwrap();
+    (handshake, echo)
+}
+
+fn wit_cipher(c: CoreCipher) -> Cipher {
+    match c {
+        CoreCipher::Aes256Gcm => Cipher::Aes256Gcm,
+        CoreCipher::Aes256Ccm => Cipher::Aes256Ccm,
+        _ => Cipher::Chacha20Poly1305,
+    }
+}
+
+/// Both ends in components: the server echoes inside the guest, the host
+/// drives the client. Returns handshake and echo times.
+async fn component_secure(spoke: &Spoke, c: CoreCipher, data: &'static [u8]) -> (Duration, Duration) {
+    let cfg = SpokeConfig { server_to_client: wit_cipher(c), client_to_server: wit_cipher(c), ..SpokeConfig::default() };
+    let server_cfg = cfg.clone();
+    let (addr, server) = component_server(spoke, move |mut inst, flow| async move {
+        let flow = inst.spoke_server(flow, ("bench-client", "bench-server"), PASSWORD, &server_cfg).await.unwrap();
+        inst.copy(&flow, &flow).await.unwrap();
+        inst.close(flow).await;
+    })
+    .await;
+    let mut inst = spoke.instantiate(NetworkPolicy::deny_all().allow_connect(addr)).await.unwrap();
+    let flow = inst.connect_address(addr).await.unwrap();
+    let start = Instant::now();
+    let flow = inst.spoke_client(flow, ("bench-client", "bench-server"), PASSWORD, &cfg).await.unwrap();
+    let handshake = start.elapsed();
+    let echo = host_driven(&mut inst, &flow, data).await;
+    inst.close(flow).await;
+    server.await.unwrap();
+    (handshake, echo)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Resident memory of this process, in bytes.
+fn rss() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: usize = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+fn main() {
+    let mb: usize = std::env::var("SPOKE_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
+    let data: &'static [u8] = payload(mb << 20).leak();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let t = Instant::now();
+        let spoke = Spoke::new().expect("load the component");
+        println!("compile the component: {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
+
+        println!("\n== plain echo of {mb} MiB over loopback (MB/s of payload; ratios against native)");
+        let a = mbps(data.len(), native_plain(data));
+        let b = mbps(data.len(), component_driven(&spoke, data).await);
+        let c = mbps(data.len(), component_copy(&spoke, data).await);
+        println!("(a) native std sockets            {a:8.0} MB/s   1.00");
+        println!("(b) host driving component flows  {b:8.0} MB/s   {:.2}  (target >= 0.90)", b / a);
+        println!("(c) copy loop inside the guest    {c:8.0} MB/s   {:.2}  (target >= 1.00)", c / a);
+
+        println!("\n== cost");
+        let n = 200;
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            let inst = spoke.instantiate(NetworkPolicy::deny_all()).await.unwrap();
+            times.push(t.elapsed());
+            drop(inst);
+        }
+        println!("instantiate: median {:.0} us over {n}", median(times).as_secs_f64() * 1e6);
+        let listener = loopback();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = thread::spawn(move || (0..256).map(|_| listener.accept().unwrap().0).collect::<Vec<_>>());
+        let mut inst = spoke.instantiate(NetworkPolicy::deny_all().allow_connect(addr)).await.unwrap();
+        let before = rss();
+        let mut flows = Vec::new();
+        for _ in 0..256 {
+            flows.push(inst.connect_address(addr).await.unwrap());
+        }
+        let after = rss();
+        let peers = acceptor.join().unwrap();
+        println!(
+            "memory per open flow: {:.1} KiB (process RSS growth over 256 flows in one instance, both socket ends)",
+            after.saturating_sub(before) as f64 / 256.0 / 1024.0
+        );
+        for f in flows {
+            inst.close(f).await;
+        }
+        drop(peers);
+
+        println!("\n== handshake (PBKDF2 16 iterations; median of 15)");
+        let mut native = Vec::new();
+        let mut wasm = Vec::new();
+        for _ in 0..15 {
+            native.push(tokio::task::spawn_blocking(|| native_secure(CoreCipher::ChaCha20Poly1305, &[]).0).await.unwrap());
+            wasm.push(component_secure(&spoke, CoreCipher::ChaCha20Poly1305, &[]).await.0);
+        }
+        let (n, w) = (median(native), median(wasm));
+        println!(
+            "native {:.2} ms   wasm {:.2} ms   wasm/native {:.2}",
+            n.as_secs_f64() * 1e3,
+            w.as_secs_f64() * 1e3,
+            w.as_secs_f64() / n.as_secs_f64()
+        );
+
+        println!("\n== encrypted echo of {mb} MiB (both directions the same cipher; MB/s of payload)");
+        println!("OCaml reference, natively, its default ciphers: ~{OCAML_REFERENCE_MBPS} MB/s (PERFORMANCE.md)");
+        for c in [CoreCipher::ChaCha20Poly1305, CoreCipher::Aes256Gcm, CoreCipher::Aes256Ccm] {
+            let native = tokio::task::spawn_blocking(move || native_secure(c, data).1).await.unwrap();
+            let (_, wasm) = component_secure(&spoke, c, data).await;
+            let (n, w) = (mbps(data.len(), native), mbps(data.len(), wasm));
+            println!(
+                "{:<18} native {n:7.0} MB/s   wasm {w:7.0} MB/s   wasm/native {:.2}   wasm/OCaml {:.2}{}",
+                format!("{c:?}"),
+                w / n,
+                w / OCAML_REFERENCE_MBPS,
+                if c == CoreCipher::ChaCha20Poly1305 { "  (goal >= 2.00)" } else { "" }
+            );
+        }
+    });
+}
