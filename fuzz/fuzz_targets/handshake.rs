@@ -3,8 +3,11 @@
 //!
 //! Byte 0 picks the version and who is fuzzed; the rest is what the peer
 //! "sent", cut into chunks at the positions bytes 1-2 choose, then EOF.
+//! With bit 2 of byte 0 set, a real client and server talk instead, and
+//! the rest is XORed onto their messages (a man in the middle).
 //! Invariants: no panic; parse and emit are inverse; a handshake fed
-//! garbage never succeeds; after the end, `step` keeps failing.
+//! garbage never succeeds; a tampered one never succeeds on both sides;
+//! after the end, `step` keeps failing.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -44,6 +47,9 @@ fuzz_target!(|data: &[u8]| {
     // Small counts keep the fuzzer fast; the bound is what is under test.
     let config = Config { version, iterations: 1, max_iterations: 64, ..Config::default() };
     let ids = Identities { client: b"client".to_vec(), server: b"server".to_vec() };
+    if mode & 4 != 0 {
+        return mitm(&config, &data[1..]);
+    }
     let (a, b) = (usize::from(*a).min(rest.len()), usize::from(*b).min(rest.len()));
     let (lo, hi) = (a.min(b), a.max(b));
     let chunks = [&rest[..lo], &rest[lo..hi], &rest[hi..]];
@@ -54,3 +60,54 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(!done, "garbage completed a handshake");
 });
+
+/// A real client and server whose messages get `mask` XORed on, in order.
+fn mitm(config: &Config, mask: &[u8]) {
+    let ids = Identities { client: b"client".to_vec(), server: b"server".to_vec() };
+    let mut c = ClientHandshake::new(config, ids.clone(), b"password").unwrap();
+    let mut s = ServerHandshake::new(config, ids, b"password").unwrap();
+    let mut mask = mask.iter();
+    let mut tampered = false;
+    let mut messages = 0;
+    let mut done = [false, false];
+    let mut ended = [false, false];
+    for _ in 0..32 {
+        for side in 0..2 {
+            if ended[side] {
+                continue;
+            }
+            let (me, other): (&mut dyn Handshake, &mut dyn Handshake) =
+                if side == 0 { (&mut s, &mut c) } else { (&mut c, &mut s) };
+            match me.step() {
+                Step::Send(mut bytes) => {
+                    for (i, b) in bytes.iter_mut().enumerate() {
+                        let m = mask.next().copied().unwrap_or(0);
+                        // Version 1 does not authenticate the cipher ids
+                        // (§8 item 9): changing them alone goes unnoticed.
+                        let unauthenticated =
+                            config.version == Version::V1 && messages == 0 && (12..16).contains(&i);
+                        tampered |= m != 0 && !unauthenticated;
+                        *b ^= m;
+                    }
+                    messages += 1;
+                    other.feed(&bytes);
+                }
+                Step::NeedInput => {}
+                Step::Done(_) => {
+                    done[side] = true;
+                    ended[side] = true;
+                }
+                Step::Failed(_) => {
+                    other.feed_eof();
+                    ended[side] = true;
+                }
+            }
+        }
+    }
+    assert!(ended[0] && ended[1], "a side neither finished nor failed");
+    if tampered {
+        assert!(!(done[0] && done[1]), "a tampered handshake succeeded on both sides");
+    } else if config.version == Version::V2 {
+        assert!(done[0] && done[1], "an untouched handshake failed");
+    }
+}
