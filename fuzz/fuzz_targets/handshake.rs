@@ -12,7 +12,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use spoke::protocol::wire::{PUBLIC_LEN, PublicPacket};
-use spoke::protocol::{ClientHandshake, Config, Handshake, Identities, ServerHandshake, Step, Version};
+use spoke::protocol::{
+    ClientHandshake, Config, Handshake, Identities, ServerHandshake, Step, Version,
+};
 
 fn run(h: &mut dyn Handshake, chunks: &[&[u8]]) -> bool {
     let mut done = false;
@@ -42,28 +44,54 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(PublicPacket::parse(&packet.emit()), Ok(packet));
         }
     }
-    let [mode, a, b, rest @ ..] = data else { return };
-    let version = if mode & 1 == 0 { Version::V1 } else { Version::V2 };
+    let [mode, a, b, rest @ ..] = data else {
+        return;
+    };
+    let version = if mode & 1 == 0 {
+        Version::V1
+    } else {
+        Version::V2
+    };
     // Small counts keep the fuzzer fast; the bound is what is under test.
-    let config = Config { version, iterations: 1, max_iterations: 64, ..Config::default() };
-    let ids = Identities { client: b"client".to_vec(), server: b"server".to_vec() };
+    let config = Config {
+        version,
+        iterations: 1,
+        max_iterations: 64,
+        ..Config::default()
+    };
+    let ids = Identities {
+        client: b"client".to_vec(),
+        server: b"server".to_vec(),
+    };
     if mode & 4 != 0 {
         return mitm(&config, &data[1..]);
     }
-    let (a, b) = (usize::from(*a).min(rest.len()), usize::from(*b).min(rest.len()));
+    let (a, b) = (
+        usize::from(*a).min(rest.len()),
+        usize::from(*b).min(rest.len()),
+    );
     let (lo, hi) = (a.min(b), a.max(b));
     let chunks = [&rest[..lo], &rest[lo..hi], &rest[hi..]];
     let done = if mode & 2 == 0 {
-        run(&mut ClientHandshake::new(&config, ids, b"password").unwrap(), &chunks)
+        run(
+            &mut ClientHandshake::new(&config, ids, b"password").unwrap(),
+            &chunks,
+        )
     } else {
-        run(&mut ServerHandshake::new(&config, ids, b"password").unwrap(), &chunks)
+        run(
+            &mut ServerHandshake::new(&config, ids, b"password").unwrap(),
+            &chunks,
+        )
     };
     assert!(!done, "garbage completed a handshake");
 });
 
 /// A real client and server whose messages get `mask` XORed on, in order.
 fn mitm(config: &Config, mask: &[u8]) {
-    let ids = Identities { client: b"client".to_vec(), server: b"server".to_vec() };
+    let ids = Identities {
+        client: b"client".to_vec(),
+        server: b"server".to_vec(),
+    };
     let mut c = ClientHandshake::new(config, ids.clone(), b"password").unwrap();
     let mut s = ServerHandshake::new(config, ids, b"password").unwrap();
     let mut mask = mask.iter();
@@ -76,8 +104,11 @@ fn mitm(config: &Config, mask: &[u8]) {
             if ended[side] {
                 continue;
             }
-            let (me, other): (&mut dyn Handshake, &mut dyn Handshake) =
-                if side == 0 { (&mut s, &mut c) } else { (&mut c, &mut s) };
+            let (me, other): (&mut dyn Handshake, &mut dyn Handshake) = if side == 0 {
+                (&mut s, &mut c)
+            } else {
+                (&mut c, &mut s)
+            };
             match me.step() {
                 Step::Send(mut bytes) => {
                     for (i, b) in bytes.iter_mut().enumerate() {
@@ -106,7 +137,10 @@ fn mitm(config: &Config, mask: &[u8]) {
     }
     assert!(ended[0] && ended[1], "a side neither finished nor failed");
     if tampered {
-        assert!(!(done[0] && done[1]), "a tampered handshake succeeded on both sides");
+        assert!(
+            !(done[0] && done[1]),
+            "a tampered handshake succeeded on both sides"
+        );
     } else if config.version == Version::V2 {
         assert!(done[0] && done[1], "an untouched handshake failed");
     }

@@ -36,8 +36,14 @@ fn drain(opener: &mut Opener, failed: &mut Option<RecordError>) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, mut ops)) = data.split_first() else { return };
-    let version = if mode & 1 == 0 { Version::V1 } else { Version::V2 };
+    let Some((&mode, mut ops)) = data.split_first() else {
+        return;
+    };
+    let version = if mode & 1 == 0 {
+        Version::V1
+    } else {
+        Version::V2
+    };
     let cipher = match (mode >> 1) % 3 {
         0 => Cipher::Aes256Gcm,
         1 => Cipher::Aes256Ccm,
@@ -50,7 +56,9 @@ fuzz_target!(|data: &[u8]| {
     while let Some((&op, rest)) = ops.split_first() {
         ops = rest;
         let take = |ops: &mut &[u8]| -> Vec<u8> {
-            let Some((&n, rest)) = ops.split_first() else { return Vec::new() };
+            let Some((&n, rest)) = ops.split_first() else {
+                return Vec::new();
+            };
             let n = usize::from(n).min(rest.len());
             let (bytes, rest) = rest.split_at(n);
             *ops = rest;
