@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result, anyhow, bail};
-use spoke_host::{Cipher, Flow, Instance, NetworkPolicy, Spoke, SpokeConfig};
+use spoke_host::{Cipher, Flow, HandshakeError, Instance, NetworkPolicy, Spoke, SpokeConfig};
 use zeroize::Zeroizing;
 
 use crate::cli::{PasswordArgs, ServerArgs};
@@ -143,7 +143,21 @@ pub async fn secure(
         Role::Client => instance.spoke_client(flow, ids, password, cfg).await,
         Role::Server => instance.spoke_server(flow, ids, password, cfg).await,
     };
-    secured.map_err(|e| anyhow!("handshake failed: {e}"))
+    secured.map_err(|e| anyhow!("handshake failed: {e}{}", hint(&e, role)))
+}
+
+/// What a user can do about a handshake failure, when there is something.
+fn hint(e: &HandshakeError, role: Role) -> &'static str {
+    match (e, role) {
+        (HandshakeError::InvalidClientValidator | HandshakeError::InvalidServerValidator, _) => {
+            " (the two ends have different passwords or different --identity pairs)"
+        }
+        (HandshakeError::EndOfInput, Role::Server) => {
+            " (the client hung up: most often it has a different password or --identity pair)"
+        }
+        (HandshakeError::VersionMismatch { .. }, _) => " (use --compat on both ends, or on neither)",
+        _ => "",
+    }
 }
 
 /// "server-to-client/client-to-server" cipher names of a flow.
