@@ -129,7 +129,11 @@ async fn host_driven(inst: &mut Instance, flow: &Flow, data: &[u8]) -> Duration 
         }
         match inst.read(flow, 1 << 20).await.unwrap() {
             Some(chunk) => {
-                assert_eq!(&chunk[..], &data[got..got + chunk.len()], "echo differs at {got}");
+                assert_eq!(
+                    &chunk[..],
+                    &data[got..got + chunk.len()],
+                    "echo differs at {got}"
+                );
                 got += chunk.len();
             }
             None => break,
@@ -142,7 +146,10 @@ async fn host_driven(inst: &mut Instance, flow: &Flow, data: &[u8]) -> Duration 
 /// (b) the host drives the component's flow against a native echo server.
 async fn component_driven(spoke: &Spoke, data: &'static [u8]) -> Duration {
     let (addr, server) = native_echo_server();
-    let mut inst = spoke.instantiate(NetworkPolicy::deny_all().allow_connect(addr)).await.unwrap();
+    let mut inst = spoke
+        .instantiate(NetworkPolicy::deny_all().allow_connect(addr))
+        .await
+        .unwrap();
     let flow = inst.connect_address(addr).await.unwrap();
     let d = host_driven(&mut inst, &flow, data).await;
     inst.close(flow).await;
@@ -152,13 +159,19 @@ async fn component_driven(spoke: &Spoke, data: &'static [u8]) -> Duration {
 
 /// A component instance that accepts one connection and hands the flow
 /// to `serve`, on its own task.
-async fn component_server<F, Fut>(spoke: &Spoke, serve: F) -> (SocketAddr, tokio::task::JoinHandle<()>)
+async fn component_server<F, Fut>(
+    spoke: &Spoke,
+    serve: F,
+) -> (SocketAddr, tokio::task::JoinHandle<()>)
 where
     F: FnOnce(Instance, Flow) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let mut inst = spoke.instantiate(NetworkPolicy::deny_all().allow_listen(any)).await.unwrap();
+    let mut inst = spoke
+        .instantiate(NetworkPolicy::deny_all().allow_listen(any))
+        .await
+        .unwrap();
     let listener = inst.listen(any).await.unwrap();
     let addr = inst.listener_address(&listener).await.unwrap();
     let t = tokio::spawn(async move {
@@ -188,11 +201,18 @@ async fn component_copy(spoke: &Spoke, data: &'static [u8]) -> Duration {
 }
 
 fn core_config(c: CoreCipher) -> CoreConfig {
-    CoreConfig { server_to_client: c, client_to_server: c, ..CoreConfig::default() }
+    CoreConfig {
+        server_to_client: c,
+        client_to_server: c,
+        ..CoreConfig::default()
+    }
 }
 
 fn ids() -> Identities {
-    Identities { client: b"bench-client".to_vec(), server: b"bench-server".to_vec() }
+    Identities {
+        client: b"bench-client".to_vec(),
+        server: b"bench-server".to_vec(),
+    }
 }
 
 /// A native encrypted echo server (the core over std sockets).
@@ -219,7 +239,13 @@ fn native_secure_server(c: CoreCipher) -> (SocketAddr, thread::JoinHandle<()>) {
 fn native_secure(c: CoreCipher, data: &'static [u8]) -> (Duration, Duration) {
     let (addr, server) = native_secure_server(c);
     let start = Instant::now();
-    let s = SecureStream::client(TcpStream::connect(addr).unwrap(), &CoreConfig::default(), ids(), PASSWORD).unwrap();
+    let s = SecureStream::client(
+        TcpStream::connect(addr).unwrap(),
+        &CoreConfig::default(),
+        ids(),
+        PASSWORD,
+    )
+    .unwrap();
     let handshake = start.elapsed();
     // One SecureStream cannot be split across threads, so the echo is
     // driven with a window from one thread, like the host-driven wasm side.
@@ -262,19 +288,41 @@ fn wit_cipher(c: CoreCipher) -> Cipher {
 
 /// Both ends in components: the server echoes inside the guest, the host
 /// drives the client. Returns handshake and echo times.
-async fn component_secure(spoke: &Spoke, c: CoreCipher, data: &'static [u8]) -> (Duration, Duration) {
-    let cfg = SpokeConfig { server_to_client: wit_cipher(c), client_to_server: wit_cipher(c), ..SpokeConfig::default() };
+async fn component_secure(
+    spoke: &Spoke,
+    c: CoreCipher,
+    data: &'static [u8],
+) -> (Duration, Duration) {
+    let cfg = SpokeConfig {
+        server_to_client: wit_cipher(c),
+        client_to_server: wit_cipher(c),
+        ..SpokeConfig::default()
+    };
     let server_cfg = cfg.clone();
     let (addr, server) = component_server(spoke, move |mut inst, flow| async move {
-        let flow = inst.spoke_server(flow, ("bench-client", "bench-server"), PASSWORD, &server_cfg).await.unwrap();
+        let flow = inst
+            .spoke_server(
+                flow,
+                ("bench-client", "bench-server"),
+                PASSWORD,
+                &server_cfg,
+            )
+            .await
+            .unwrap();
         inst.copy(&flow, &flow).await.unwrap();
         inst.close(flow).await;
     })
     .await;
-    let mut inst = spoke.instantiate(NetworkPolicy::deny_all().allow_connect(addr)).await.unwrap();
+    let mut inst = spoke
+        .instantiate(NetworkPolicy::deny_all().allow_connect(addr))
+        .await
+        .unwrap();
     let flow = inst.connect_address(addr).await.unwrap();
     let start = Instant::now();
-    let flow = inst.spoke_client(flow, ("bench-client", "bench-server"), PASSWORD, &cfg).await.unwrap();
+    let flow = inst
+        .spoke_client(flow, ("bench-client", "bench-server"), PASSWORD, &cfg)
+        .await
+        .unwrap();
     let handshake = start.elapsed();
     let echo = host_driven(&mut inst, &flow, data).await;
     inst.close(flow).await;
@@ -290,14 +338,25 @@ fn median(mut v: Vec<Duration>) -> Duration {
 /// Resident memory of this process, in bytes.
 fn rss() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: usize = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
 fn main() {
-    let mb: usize = std::env::var("SPOKE_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
+    let mb: usize = std::env::var("SPOKE_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
     let data: &'static [u8] = payload(mb << 20).leak();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let t = Instant::now();
         let spoke = Spoke::new().expect("load the component");

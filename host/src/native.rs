@@ -144,7 +144,8 @@ impl Read for SecureStream {
         loop {
             if self.pending_at < self.pending.len() {
                 let n = (self.pending.len() - self.pending_at).min(buf.len() - filled);
-                buf[filled..filled + n].copy_from_slice(&self.pending[self.pending_at..self.pending_at + n]);
+                buf[filled..filled + n]
+                    .copy_from_slice(&self.pending[self.pending_at..self.pending_at + n]);
                 self.pending_at += n;
                 filled += n;
                 if filled == buf.len() {
@@ -154,7 +155,11 @@ impl Read for SecureStream {
             if self.eof {
                 return Ok(filled);
             }
-            match self.opener.open().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))? {
+            match self
+                .opener
+                .open()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
+            {
                 Opened::Data(data) => {
                     let n = data.len().min(buf.len() - filled);
                     buf[filled..filled + n].copy_from_slice(&data[..n]);

@@ -155,7 +155,9 @@ fn hint(e: &HandshakeError, role: Role) -> &'static str {
         (HandshakeError::EndOfInput, Role::Server) => {
             " (the client hung up: most often it has a different password or --identity pair)"
         }
-        (HandshakeError::VersionMismatch { .. }, _) => " (use --compat on both ends, or on neither)",
+        (HandshakeError::VersionMismatch { .. }, _) => {
+            " (use --compat on both ends, or on neither)"
+        }
         _ => "",
     }
 }
