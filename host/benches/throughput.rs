@@ -298,7 +298,7 @@ async fn component_secure(
         client_to_server: wit_cipher(c),
         ..SpokeConfig::default()
     };
-    let server_cfg = cfg.clone();
+    let server_cfg = cfg;
     let (addr, server) = component_server(spoke, move |mut inst, flow| async move {
         let flow = inst
             .spoke_server(

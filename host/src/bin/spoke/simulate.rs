@@ -56,7 +56,7 @@ pub async fn run(
         .await
         .map_err(|e| anyhow!("{e}"))?;
     let server_password = password.to_vec();
-    let server_cfg = cfg.clone();
+    let server_cfg = cfg;
     let server_task = tokio::spawn(async move {
         let flow = server
             .accept(&listener)
