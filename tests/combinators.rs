@@ -12,7 +12,10 @@ use tokio::net::TcpListener;
 async fn copy_moves_everything_then_half_closes_the_destination() {
     let src_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dst_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (src_addr, dst_addr) = (src_listener.local_addr().unwrap(), dst_listener.local_addr().unwrap());
+    let (src_addr, dst_addr) = (
+        src_listener.local_addr().unwrap(),
+        dst_listener.local_addr().unwrap(),
+    );
     let data = pattern(1 << 20);
     let sent = data.clone();
     let source = tokio::spawn(async move {
@@ -26,7 +29,9 @@ async fn copy_moves_everything_then_half_closes_the_destination() {
         s.read_to_end(&mut got).await.unwrap();
         got
     });
-    let policy = NetworkPolicy::deny_all().allow_connect(src_addr).allow_connect(dst_addr);
+    let policy = NetworkPolicy::deny_all()
+        .allow_connect(src_addr)
+        .allow_connect(dst_addr);
     let mut inst = spoke().instantiate(policy).await.unwrap();
     let src = inst.connect_address(src_addr).await.unwrap();
     let dst = inst.connect_address(dst_addr).await.unwrap();
@@ -41,7 +46,10 @@ async fn copy_moves_everything_then_half_closes_the_destination() {
 async fn proxy_relays_both_directions_until_both_end() {
     let a_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let b_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (a_addr, b_addr) = (a_listener.local_addr().unwrap(), b_listener.local_addr().unwrap());
+    let (a_addr, b_addr) = (
+        a_listener.local_addr().unwrap(),
+        b_listener.local_addr().unwrap(),
+    );
     let from_a = pattern(200_000);
     let from_b: Vec<u8> = pattern(150_000).into_iter().map(|x| !x).collect();
     let peer = |listener: TcpListener, send: Vec<u8>| {
@@ -60,7 +68,9 @@ async fn proxy_relays_both_directions_until_both_end() {
     };
     let peer_a = peer(a_listener, from_a.clone());
     let peer_b = peer(b_listener, from_b.clone());
-    let policy = NetworkPolicy::deny_all().allow_connect(a_addr).allow_connect(b_addr);
+    let policy = NetworkPolicy::deny_all()
+        .allow_connect(a_addr)
+        .allow_connect(b_addr);
     let mut inst = spoke().instantiate(policy).await.unwrap();
     let a = inst.connect_address(a_addr).await.unwrap();
     let b = inst.connect_address(b_addr).await.unwrap();

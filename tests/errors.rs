@@ -31,18 +31,30 @@ async fn connecting_to_a_port_nobody_listens_on_is_refused() {
 async fn a_name_that_does_not_resolve_is_name_unresolvable() {
     // `.invalid` never resolves (RFC 6761), so this fails fast with or
     // without a working resolver.
-    let policy = NetworkPolicy::deny_all().allow_name_lookup(true).allow_connect("127.0.0.1:9".parse().unwrap());
+    let policy = NetworkPolicy::deny_all()
+        .allow_name_lookup(true)
+        .allow_connect("127.0.0.1:9".parse().unwrap());
     let mut inst = spoke().instantiate(policy).await.unwrap();
-    let err = within("the lookup", inst.connect("does-not-exist.invalid", 9)).await.unwrap_err();
-    assert_eq!(err, FlowError::NameUnresolvable("does-not-exist.invalid".into()));
+    let err = within("the lookup", inst.connect("does-not-exist.invalid", 9))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        FlowError::NameUnresolvable("does-not-exist.invalid".into())
+    );
     assert!(err.to_string().contains("does-not-exist.invalid"), "{err}");
 }
 
 #[tokio::test]
 async fn a_name_lookup_the_policy_forbids_is_permission_denied() {
-    let mut inst = spoke().instantiate(connect_to("127.0.0.1:9".parse().unwrap())).await.unwrap();
+    let mut inst = spoke()
+        .instantiate(connect_to("127.0.0.1:9".parse().unwrap()))
+        .await
+        .unwrap();
     let err = inst.connect("localhost", 9).await.unwrap_err();
-    let FlowError::PermissionDenied(message) = &err else { panic!("{err:?}") };
+    let FlowError::PermissionDenied(message) = &err else {
+        panic!("{err:?}")
+    };
     assert!(message.contains("localhost"), "{message}");
     assert!(message.contains("allow_name_lookup"), "{message}");
 }
@@ -53,41 +65,64 @@ async fn a_connect_the_policy_does_not_allow_is_permission_denied_naming_the_add
     let target = listener.local_addr().unwrap();
     let allowed = closed_port();
     let mut inst = spoke().instantiate(connect_to(allowed)).await.unwrap();
-    for result in [inst.connect_address(target).await, inst.connect("127.0.0.1", target.port()).await] {
+    for result in [
+        inst.connect_address(target).await,
+        inst.connect("127.0.0.1", target.port()).await,
+    ] {
         let err = result.unwrap_err();
-        let FlowError::PermissionDenied(message) = &err else { panic!("{err:?}") };
+        let FlowError::PermissionDenied(message) = &err else {
+            panic!("{err:?}")
+        };
         assert!(message.contains(&target.to_string()), "{message}");
         assert!(message.contains("allow_connect"), "{message}");
         assert!(err.to_string().starts_with("Permission denied: "), "{err}");
     }
     // The peer never saw a connection attempt.
     let accepted = tokio::time::timeout(Duration::from_millis(50), listener.accept()).await;
-    assert!(accepted.is_err(), "a denied connect must not reach the network");
+    assert!(
+        accepted.is_err(),
+        "a denied connect must not reach the network"
+    );
 }
 
 #[tokio::test]
 async fn with_no_connect_rule_every_connect_is_denied() {
-    let mut inst = spoke().instantiate(NetworkPolicy::deny_all()).await.unwrap();
+    let mut inst = spoke()
+        .instantiate(NetworkPolicy::deny_all())
+        .await
+        .unwrap();
     let addr = closed_port();
     let err = inst.connect_address(addr).await.unwrap_err();
-    let FlowError::PermissionDenied(message) = &err else { panic!("{err:?}") };
+    let FlowError::PermissionDenied(message) = &err else {
+        panic!("{err:?}")
+    };
     assert!(message.contains("allow_connect"), "{message}");
 }
 
 #[tokio::test]
 async fn a_listen_the_policy_does_not_allow_is_permission_denied_naming_the_address() {
-    let mut inst = spoke().instantiate(NetworkPolicy::deny_all()).await.unwrap();
+    let mut inst = spoke()
+        .instantiate(NetworkPolicy::deny_all())
+        .await
+        .unwrap();
     let addr = "127.0.0.1:0".parse().unwrap();
     let err = inst.listen(addr).await.unwrap_err();
-    let FlowError::PermissionDenied(message) = &err else { panic!("{err:?}") };
+    let FlowError::PermissionDenied(message) = &err else {
+        panic!("{err:?}")
+    };
     assert!(message.contains("127.0.0.1:0"), "{message}");
     assert!(message.contains("allow_listen"), "{message}");
 
     // Allowing another address does not allow this one.
     let policy = NetworkPolicy::deny_all().allow_listen("127.0.0.1:1".parse().unwrap());
     let mut inst = spoke().instantiate(policy).await.unwrap();
-    let err = inst.listen("127.0.0.1:2".parse().unwrap()).await.unwrap_err();
-    let FlowError::PermissionDenied(message) = &err else { panic!("{err:?}") };
+    let err = inst
+        .listen("127.0.0.1:2".parse().unwrap())
+        .await
+        .unwrap_err();
+    let FlowError::PermissionDenied(message) = &err else {
+        panic!("{err:?}")
+    };
     assert!(message.contains("127.0.0.1:2"), "{message}");
 }
 
@@ -122,8 +157,16 @@ async fn a_peer_reset_mid_stream_is_connection_reset_after_the_data_before_it() 
     .await;
     assert_eq!(err, FlowError::ConnectionReset);
     assert!(got.len() <= b"partial".len() && b"partial".starts_with(&got));
-    assert_eq!(inst.read(&flow, 1024).await, Err(FlowError::ConnectionReset), "errors are sticky");
-    assert_eq!(inst.failure(), None, "a misbehaving peer is an error, not a failure of the instance");
+    assert_eq!(
+        inst.read(&flow, 1024).await,
+        Err(FlowError::ConnectionReset),
+        "errors are sticky"
+    );
+    assert_eq!(
+        inst.failure(),
+        None,
+        "a misbehaving peer is an error, not a failure of the instance"
+    );
 }
 
 #[tokio::test]
@@ -149,7 +192,10 @@ async fn writing_to_a_peer_that_reset_fails_without_trapping() {
     })
     .await;
     assert!(
-        matches!(err, WriteError::Closed | WriteError::Error(FlowError::ConnectionReset)),
+        matches!(
+            err,
+            WriteError::Closed | WriteError::Error(FlowError::ConnectionReset)
+        ),
         "{err:?}"
     );
     assert_eq!(inst.failure(), None);

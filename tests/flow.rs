@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{connect_to, echo_server, pattern, read_to_end, spoke, store_and_forward_server, within};
+use common::{
+    connect_to, echo_server, pattern, read_to_end, spoke, store_and_forward_server, within,
+};
 use spoke_host::{Instance, ShutdownMode};
 
 /// Sends `data` through one flow to a native peer that sends it all back,
@@ -98,7 +100,9 @@ async fn writev_with_empty_buffers_writes_the_others_in_order() {
     let addr = store_and_forward_server().await;
     let mut inst = spoke().instantiate(connect_to(addr)).await.unwrap();
     let flow = inst.connect_address(addr).await.unwrap();
-    inst.writev(&flow, &[b"", b"ab", b"", b"c", b""]).await.unwrap();
+    inst.writev(&flow, &[b"", b"ab", b"", b"c", b""])
+        .await
+        .unwrap();
     inst.writev(&flow, &[]).await.unwrap();
     inst.shutdown(&flow, ShutdownMode::Write).await.unwrap();
     assert_eq!(read_to_end(&mut inst, &flow).await, b"abc");
@@ -158,7 +162,12 @@ async fn ping_pong(inst: &mut Instance, addr: std::net::SocketAddr, data: &[u8])
         inst.write(&flow, chunk).await.unwrap();
         let mut got = Vec::new();
         while got.len() < chunk.len() {
-            got.extend(inst.read(&flow, 1 << 16).await.unwrap().expect("data before end-of-stream"));
+            got.extend(
+                inst.read(&flow, 1 << 16)
+                    .await
+                    .unwrap()
+                    .expect("data before end-of-stream"),
+            );
         }
         assert!(got == chunk, "echo mismatch");
     }

@@ -37,7 +37,10 @@ async fn write_after_shutdown_write_is_closed() {
     let flow = inst.connect_address(addr).await.unwrap();
     inst.shutdown(&flow, ShutdownMode::Write).await.unwrap();
     assert_eq!(inst.write(&flow, b"late").await, Err(WriteError::Closed));
-    assert_eq!(inst.writev(&flow, &[b"late"]).await, Err(WriteError::Closed));
+    assert_eq!(
+        inst.writev(&flow, &[b"late"]).await,
+        Err(WriteError::Closed)
+    );
     // Shutting down again is fine.
     inst.shutdown(&flow, ShutdownMode::Write).await.unwrap();
 }
@@ -55,7 +58,11 @@ async fn read_after_shutdown_read_is_end_of_stream_and_writing_still_works() {
     let flow = inst.connect_address(addr).await.unwrap();
     inst.shutdown(&flow, ShutdownMode::Read).await.unwrap();
     assert_eq!(inst.read(&flow, 100).await.unwrap(), None);
-    assert_eq!(inst.read(&flow, 100).await.unwrap(), None, "end-of-stream is sticky");
+    assert_eq!(
+        inst.read(&flow, 100).await.unwrap(),
+        None,
+        "end-of-stream is sticky"
+    );
     inst.write(&flow, b"still").await.unwrap();
     assert_eq!(peer.await.unwrap(), b"still");
 }
@@ -74,7 +81,11 @@ async fn shutdown_read_write_ends_both_directions() {
     let flow = inst.connect_address(addr).await.unwrap();
     inst.write(&flow, b"last words").await.unwrap();
     inst.shutdown(&flow, ShutdownMode::ReadWrite).await.unwrap();
-    assert_eq!(peer.await.unwrap(), b"last words", "pending data is flushed before the FIN");
+    assert_eq!(
+        peer.await.unwrap(),
+        b"last words",
+        "pending data is flushed before the FIN"
+    );
     assert_eq!(inst.read(&flow, 10).await.unwrap(), None);
     assert_eq!(inst.write(&flow, b"x").await, Err(WriteError::Closed));
 }
@@ -87,7 +98,10 @@ async fn closing_twice_is_fine_and_use_after_close_is_an_error() {
     inst.close_in_place(&flow).await.unwrap();
     inst.close_in_place(&flow).await.unwrap();
 
-    assert!(matches!(inst.read(&flow, 10).await, Err(FlowError::InvalidState(_))));
+    assert!(matches!(
+        inst.read(&flow, 10).await,
+        Err(FlowError::InvalidState(_))
+    ));
     match inst.write(&flow, b"x").await {
         Err(WriteError::Closed) | Err(WriteError::Error(FlowError::InvalidState(_))) => {}
         other => panic!("write after close: {other:?}"),
@@ -96,10 +110,18 @@ async fn closing_twice_is_fine_and_use_after_close_is_an_error() {
     if let Err(e) = inst.shutdown(&flow, ShutdownMode::Write).await {
         assert!(!matches!(e, WriteError::Error(FlowError::Trap(_))), "{e}");
     }
-    assert!(matches!(inst.local_address(&flow).await, Err(FlowError::InvalidState(_))));
-    assert!(matches!(inst.remote_address(&flow).await, Err(FlowError::InvalidState(_))));
+    assert!(matches!(
+        inst.local_address(&flow).await,
+        Err(FlowError::InvalidState(_))
+    ));
+    assert!(matches!(
+        inst.remote_address(&flow).await,
+        Err(FlowError::InvalidState(_))
+    ));
     // A closed flow is readable at once: its read would not block.
-    within("readable on a closed flow", inst.readable(&flow)).await.unwrap();
+    within("readable on a closed flow", inst.readable(&flow))
+        .await
+        .unwrap();
     inst.close(flow).await;
 
     // Nothing above trapped: the instance still works.
@@ -120,7 +142,9 @@ async fn closing_a_flow_ends_the_connection_for_the_peer() {
     inst.write(&flow, b"bye").await.unwrap();
     inst.close(flow).await;
     let mut got = Vec::new();
-    within("the peer's read", sock.read_to_end(&mut got)).await.unwrap();
+    within("the peer's read", sock.read_to_end(&mut got))
+        .await
+        .unwrap();
     assert_eq!(got, b"bye");
 }
 
@@ -135,7 +159,9 @@ async fn a_dropped_flow_handle_is_released_and_closes_the_connection() {
     // The next call on the instance releases the dropped handle.
     let other = inst.connect_address(addr).await.unwrap();
     let mut got = Vec::new();
-    within("the peer's read", sock.read_to_end(&mut got)).await.unwrap();
+    within("the peer's read", sock.read_to_end(&mut got))
+        .await
+        .unwrap();
     assert!(got.is_empty());
     inst.close(other).await;
 }

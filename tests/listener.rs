@@ -16,7 +16,10 @@ fn listen_policy(addr: &str) -> NetworkPolicy {
 
 #[tokio::test]
 async fn a_guest_listener_accepts_a_native_client_and_data_flows_both_ways() {
-    let mut inst = spoke().instantiate(listen_policy("127.0.0.1:0")).await.unwrap();
+    let mut inst = spoke()
+        .instantiate(listen_policy("127.0.0.1:0"))
+        .await
+        .unwrap();
     let listener = inst.listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = inst.listener_address(&listener).await.unwrap();
     assert_eq!(addr.ip().to_string(), "127.0.0.1");
@@ -50,7 +53,10 @@ async fn a_guest_listener_accepts_a_native_client_and_data_flows_both_ways() {
 
 #[tokio::test]
 async fn a_listener_accepts_several_clients_one_after_the_other() {
-    let mut inst = spoke().instantiate(listen_policy("127.0.0.1:0")).await.unwrap();
+    let mut inst = spoke()
+        .instantiate(listen_policy("127.0.0.1:0"))
+        .await
+        .unwrap();
     let listener = inst.listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = inst.listener_address(&listener).await.unwrap();
     for i in 0..3u8 {
@@ -78,7 +84,9 @@ async fn acceptable_waits_for_a_client_without_blocking_the_host() {
     // Nobody has connected yet, so waiting cannot finish before the client
     // connects; the wait runs in the host while the client task connects.
     let client = tokio::spawn(async move { TcpStream::connect(addr).await.unwrap() });
-    within("acceptable", inst.acceptable(&listener)).await.unwrap();
+    within("acceptable", inst.acceptable(&listener))
+        .await
+        .unwrap();
     let _client = client.await.unwrap();
     let flow = inst.accept(&listener).await.unwrap();
     assert_eq!(inst.local_address(&flow).await.unwrap(), addr);
@@ -86,10 +94,16 @@ async fn acceptable_waits_for_a_client_without_blocking_the_host() {
 
 #[tokio::test]
 async fn a_guest_listener_and_a_guest_client_talk_through_two_instances() {
-    let mut server = spoke().instantiate(listen_policy("127.0.0.1:0")).await.unwrap();
+    let mut server = spoke()
+        .instantiate(listen_policy("127.0.0.1:0"))
+        .await
+        .unwrap();
     let listener = server.listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = server.listener_address(&listener).await.unwrap();
-    let mut client = spoke().instantiate(NetworkPolicy::deny_all().allow_connect(addr)).await.unwrap();
+    let mut client = spoke()
+        .instantiate(NetworkPolicy::deny_all().allow_connect(addr))
+        .await
+        .unwrap();
     let data = pattern(50_000);
     let sent = data.clone();
     let client_task = tokio::spawn(async move {

@@ -66,7 +66,10 @@ async fn a_cancelled_wait_does_not_keep_the_flow_from_closing() {
     let (_peer, _) = listener.accept().await.unwrap();
     // Nothing will arrive: the wait is abandoned with its pollable alive.
     let waited = tokio::time::timeout(Duration::from_millis(20), inst.readable(&flow)).await;
-    assert!(waited.is_err(), "nothing was sent, so the flow cannot be readable");
+    assert!(
+        waited.is_err(),
+        "nothing was sent, so the flow cannot be readable"
+    );
     // Closing must still work (the abandoned pollable is released first).
     inst.close_in_place(&flow).await.unwrap();
     inst.close(flow).await;

@@ -4,7 +4,9 @@
 mod common;
 
 use common::{pattern, read_to_end, spoke, within};
-use spoke_host::{Cipher, Flow, HandshakeError, Instance, NetworkPolicy, ShutdownMode, SpokeConfig};
+use spoke_host::{
+    Cipher, Flow, HandshakeError, Instance, NetworkPolicy, ShutdownMode, SpokeConfig,
+};
 
 const IDS: (&str, &str) = ("alice", "bob");
 
@@ -15,13 +17,20 @@ async fn connected_pair() -> ((Instance, Flow), (Instance, Flow)) {
     let mut server = spoke().instantiate(policy).await.unwrap();
     let listener = server.listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = server.listener_address(&listener).await.unwrap();
-    let mut client = spoke().instantiate(NetworkPolicy::deny_all().allow_connect(addr)).await.unwrap();
-    let (accepted, connected) = tokio::join!(server.accept(&listener), client.connect_address(addr));
+    let mut client = spoke()
+        .instantiate(NetworkPolicy::deny_all().allow_connect(addr))
+        .await
+        .unwrap();
+    let (accepted, connected) =
+        tokio::join!(server.accept(&listener), client.connect_address(addr));
     ((server, accepted.unwrap()), (client, connected.unwrap()))
 }
 
 fn fast_config() -> SpokeConfig {
-    SpokeConfig { iterations: 2, ..SpokeConfig::default() }
+    SpokeConfig {
+        iterations: 2,
+        ..SpokeConfig::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,7 +39,10 @@ async fn the_same_password_gives_an_encrypted_flow_that_carries_data_both_ways()
     let data = pattern(300_000);
     let sent = data.clone();
     let server_task = tokio::spawn(async move {
-        let secure = server.spoke_server(sflow, IDS, b"correct horse", &fast_config()).await.unwrap();
+        let secure = server
+            .spoke_server(sflow, IDS, b"correct horse", &fast_config())
+            .await
+            .unwrap();
         assert_eq!(
             server.ciphers(&secure).await,
             Some((Cipher::Chacha20Poly1305, Cipher::Chacha20Poly1305))
@@ -59,14 +71,26 @@ async fn the_same_password_gives_an_encrypted_flow_that_carries_data_both_ways()
 async fn a_wrong_password_fails_the_handshake_on_both_sides_without_trapping() {
     let ((mut server, sflow), (mut client, cflow)) = connected_pair().await;
     let server_task = tokio::spawn(async move {
-        let r = server.spoke_server(sflow, IDS, b"right", &fast_config()).await;
+        let r = server
+            .spoke_server(sflow, IDS, b"right", &fast_config())
+            .await;
         (r.map(|_| ()), server.failure().map(str::to_owned))
     });
-    let client_result = within("the client handshake", client.spoke_client(cflow, IDS, b"wrong", &SpokeConfig::default())).await;
+    let client_result = within(
+        "the client handshake",
+        client.spoke_client(cflow, IDS, b"wrong", &SpokeConfig::default()),
+    )
+    .await;
     let (server_result, server_failure) = server_task.await.unwrap();
-    let errors = [client_result.map(|_| ()).unwrap_err(), server_result.unwrap_err()];
+    let errors = [
+        client_result.map(|_| ()).unwrap_err(),
+        server_result.unwrap_err(),
+    ];
     assert!(
-        errors.iter().any(|e| matches!(e, HandshakeError::InvalidClientValidator | HandshakeError::InvalidServerValidator)),
+        errors.iter().any(|e| matches!(
+            e,
+            HandshakeError::InvalidClientValidator | HandshakeError::InvalidServerValidator
+        )),
         "{errors:?}"
     );
     for e in &errors {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use wasmtime::Store;
-use wasmtime::component::{Resource, ResourceAny};
+use wasmtime::component::{Resource, ResourceAny, ResourceTable};
 use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::p2::bindings::io::poll::HostPollable;
 
@@ -209,6 +209,13 @@ impl Instance {
         r.map_err(|e| {
             let why = format!("{e:#}");
             self.dead = Some(why.clone());
+            // Nothing will run in this instance again: free its sockets now,
+            // so that peers see the connections end.
+            self.pending_pollable = None;
+            drop(std::mem::replace(
+                &mut self.store.data_mut().table,
+                ResourceTable::new(),
+            ));
             FlowError::Trap(why)
         })
     }

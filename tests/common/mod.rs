@@ -13,7 +13,9 @@ use tokio::net::TcpListener;
 /// The component, compiled once per test binary.
 pub fn spoke() -> Spoke {
     static SPOKE: OnceLock<Spoke> = OnceLock::new();
-    SPOKE.get_or_init(|| Spoke::new().expect("the Spoke component compiles")).clone()
+    SPOKE
+        .get_or_init(|| Spoke::new().expect("the Spoke component compiles"))
+        .clone()
 }
 
 /// A policy allowing exactly one connect.
@@ -39,7 +41,9 @@ pub async fn echo_server() -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let (mut r, mut w) = sock.split();
                 let _ = tokio::io::copy(&mut r, &mut w).await;
@@ -54,7 +58,10 @@ pub async fn echo_server() -> SocketAddr {
 pub async fn read_to_end(inst: &mut spoke_host::Instance, flow: &spoke_host::Flow) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(chunk) = inst.read(flow, 1 << 16).await.expect("read") {
-        assert!(!chunk.is_empty(), "a read returns at least one byte or end-of-stream");
+        assert!(
+            !chunk.is_empty(),
+            "a read returns at least one byte or end-of-stream"
+        );
         out.extend_from_slice(&chunk);
     }
     out
@@ -75,7 +82,9 @@ pub async fn store_and_forward_server() -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let mut all = Vec::new();
                 if sock.read_to_end(&mut all).await.is_ok() {
