@@ -1,0 +1,602 @@
+//! A password-secured tunnel for any TCP service (a stunnel over Spoke).
+//!
+//! An *entrance* accepts plain TCP connections and carries each one over an
+//! encrypted flow to an *exit*, which decrypts it and connects to a plain
+//! target. Every tunnelled connection gets its own [`Instance`] (its own
+//! store, memory, sockets and a policy allowing exactly the two addresses it
+//! needs), so a failure or trap in one connection never reaches another:
+//!
+//! ```text
+//! client ──plain──▶ entrance ═══encrypted═══▶ exit ──plain──▶ target
+//!          (one instance per connection)   (one instance per connection)
+//! ```
+//!
+//! WASI 0.2 cannot hand a socket the host accepted to a guest, and a flow
+//! cannot move between instances, so an accepted connection reaches its
+//! instance through a one-shot loopback *relay*: the host binds
+//! `127.0.0.1:0`, the instance connects to it, the host checks that the
+//! connection it accepted is the instance's own (by its source address) and
+//! splices the accepted socket to it. The instance then runs the handshake
+//! on the encrypted side, connects the other side, and moves the bulk data
+//! with the in-guest [`Instance::proxy`], which also passes half-closes on.
+//!
+//! This module owns the accept loops, the relays, the per-connection
+//! lifecycle and its [`Report`]. It never parses or encrypts the tunnelled
+//! bytes (the component does) and never prints or logs the password.
+
+use std::fmt;
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+use zeroize::Zeroizing;
+
+use crate::bindings::exports::spoke::flow::spoke::Config as SpokeConfig;
+use crate::error::{CopyError, FlowError, HandshakeError};
+use crate::instance::{Flow, Instance};
+use crate::policy::NetworkPolicy;
+use crate::runtime::Spoke;
+
+/// How long the host waits for an instance's relay connection to arrive.
+const RELAY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the host keeps delivering what an instance sent after the
+/// instance has finished, to a client that is slow to read it.
+const LINGER: Duration = Duration::from_secs(60);
+
+/// The buffer of each host-side splice direction.
+const SPLICE_BUFFER: usize = 256 * 1024;
+
+/// How long the host keeps reading (and dropping) what a client still sends
+/// after its connection's instance has finished, before closing it.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// Which end of the tunnel a listener is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// Accepts plain connections and carries them, encrypted, to an exit
+    /// (the handshake's client).
+    Entrance,
+    /// Accepts encrypted connections from an entrance and carries them,
+    /// plain, to the target (the handshake's server).
+    Exit,
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Entrance => "entrance",
+            Side::Exit => "exit",
+        })
+    }
+}
+
+/// Called once per tunnelled connection when it ends.
+pub type Reporter = Arc<dyn Fn(&Report) + Send + Sync>;
+
+/// How a tunnel end runs: where connections go next, the shared secret, and
+/// its limits. Its `Debug` never shows the password.
+///
+/// ```
+/// use spoke_host::tunnel::TunnelConfig;
+/// let config = TunnelConfig::new(["127.0.0.1:9000".parse().unwrap()], b"correct horse")
+///     .identities("laptop", "server");
+/// assert!(!format!("{config:?}").contains("horse"));
+/// ```
+#[derive(Clone)]
+pub struct TunnelConfig {
+    next_hop: Vec<SocketAddr>,
+    password: Arc<Zeroizing<Vec<u8>>>,
+    identities: (String, String),
+    handshake: SpokeConfig,
+    handshake_timeout: Duration,
+    max_connections: usize,
+    reporter: Reporter,
+}
+
+impl fmt::Debug for TunnelConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TunnelConfig")
+            .field("next_hop", &self.next_hop)
+            .field("password", &"<redacted>")
+            .field("identities", &self.identities)
+            .field("handshake", &self.handshake)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TunnelConfig {
+    /// A configuration whose connections go to `next_hop` (for an entrance
+    /// the exit, for an exit the target; the addresses are tried in order),
+    /// secured by `password`. The defaults: identities
+    /// `("spoke-client", "spoke-server")`, the component's default handshake
+    /// configuration, a 30 s handshake timeout, at most 1024 connections at
+    /// once, and failures reported as one line on stderr.
+    pub fn new(next_hop: impl IntoIterator<Item = SocketAddr>, password: &[u8]) -> Self {
+        Self {
+            next_hop: next_hop.into_iter().collect(),
+            password: Arc::new(Zeroizing::new(password.to_vec())),
+            identities: ("spoke-client".into(), "spoke-server".into()),
+            handshake: SpokeConfig::default(),
+            handshake_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            reporter: Arc::new(|report: &Report| {
+                if report.failure.is_some() {
+                    eprintln!("spoke tunnel: {report}");
+                }
+            }),
+        }
+    }
+
+    /// The client and server identities bound into every handshake; both
+    /// ends must use the same pair.
+    pub fn identities(mut self, client: &str, server: &str) -> Self {
+        self.identities = (client.into(), server.into());
+        self
+    }
+
+    /// The handshake configuration: the version for both ends, the ciphers
+    /// and iteration count for an exit, the largest accepted iteration count
+    /// for an entrance.
+    pub fn handshake(mut self, config: SpokeConfig) -> Self {
+        self.handshake = config;
+        self
+    }
+
+    /// How long a connection's handshake may take before the connection is
+    /// dropped (so that silent peers cannot hold instances forever).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// How many connections may be tunnelled at once; further ones wait in
+    /// the listener's backlog. At least 1.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// Calls `reporter` with every connection's [`Report`] when it ends
+    /// (instead of printing failures on stderr).
+    pub fn on_report(mut self, reporter: impl Fn(&Report) + Send + Sync + 'static) -> Self {
+        self.reporter = Arc::new(reporter);
+        self
+    }
+
+    /// Where connections go next.
+    pub fn next_hop(&self) -> &[SocketAddr] {
+        &self.next_hop
+    }
+}
+
+/// What happened to one tunnelled connection.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The connection's number at this tunnel end, from 1.
+    pub connection: u64,
+    /// The end that accepted it.
+    pub side: Side,
+    /// Who connected.
+    pub peer: SocketAddr,
+    /// Bytes carried from the accepted connection to the next hop.
+    pub forward_bytes: u64,
+    /// Bytes carried from the next hop back to the accepted connection.
+    pub backward_bytes: u64,
+    /// From accepting the connection to its end.
+    pub elapsed: Duration,
+    /// Why it failed, or `None` if both directions ended cleanly.
+    pub failure: Option<Failure>,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} connection {} from {}: ",
+            self.side, self.connection, self.peer
+        )?;
+        match &self.failure {
+            Some(failure) => write!(f, "{failure}")?,
+            None => f.write_str("done")?,
+        }
+        write!(
+            f,
+            " ({} bytes forward, {} back, {:.3} s)",
+            self.forward_bytes,
+            self.backward_bytes,
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
+/// Why a tunnelled connection failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Failure {
+    /// Creating the connection's instance or its relay failed.
+    Setup(String),
+    /// No address of the next hop accepted a connection (the last error).
+    Connect(FlowError),
+    /// The handshake failed: a wrong password, mismatched identities or
+    /// versions, or a peer that is not a Spoke tunnel.
+    Handshake(HandshakeError),
+    /// The handshake did not finish within the configured timeout.
+    HandshakeTimeout,
+    /// A direction of the transfer ended with an error rather than an
+    /// end-of-stream (forward is the accepted connection to the next hop).
+    Transfer {
+        /// The forward direction's error.
+        forward: Option<CopyError>,
+        /// The backward direction's error.
+        backward: Option<CopyError>,
+    },
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Setup(why) => write!(f, "setting up: {why}"),
+            Failure::Connect(e) => write!(f, "connecting to the next hop: {e}"),
+            Failure::Handshake(e) => write!(f, "handshake failed: {e}"),
+            Failure::HandshakeTimeout => f.write_str("handshake timed out"),
+            Failure::Transfer { forward, backward } => {
+                f.write_str("transfer failed:")?;
+                if let Some(e) = forward {
+                    write!(f, " forward: {e};")?;
+                }
+                if let Some(e) = backward {
+                    write!(f, " backward: {e};")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Runs a tunnel entrance on `listener` until `stop` completes: each plain
+/// connection accepted is carried over its own encrypted flow to the exit
+/// at `config`'s next hop. Stopping drops the connections still open.
+///
+/// Takes the [`Spoke`] by value (clones are cheap) so that the future can be
+/// spawned.
+pub async fn run_entrance(
+    spoke: Spoke,
+    listener: TcpListener,
+    config: TunnelConfig,
+    stop: impl Future<Output = ()>,
+) {
+    run(Side::Entrance, spoke, listener, config, stop).await
+}
+
+/// Runs a tunnel exit on `listener` until `stop` completes: each encrypted
+/// connection accepted from an entrance is decrypted and carried to the
+/// plain target at `config`'s next hop. Stopping drops the connections
+/// still open.
+pub async fn run_exit(
+    spoke: Spoke,
+    listener: TcpListener,
+    config: TunnelConfig,
+    stop: impl Future<Output = ()>,
+) {
+    run(Side::Exit, spoke, listener, config, stop).await
+}
+
+/// A tunnel end running in a tokio task. Dropping the handle stops it too.
+#[derive(Debug)]
+pub struct TunnelHandle {
+    local_addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl TunnelHandle {
+    /// The address the tunnel end listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting, drops the open connections, and waits until done.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for TunnelHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Spawns [`run_entrance`] or [`run_exit`] (by `side`) on the current tokio
+/// runtime and returns its handle.
+pub fn spawn(
+    side: Side,
+    spoke: Spoke,
+    listener: TcpListener,
+    config: TunnelConfig,
+) -> std::io::Result<TunnelHandle> {
+    let local_addr = listener.local_addr()?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let stop = async move {
+        let _ = rx.await;
+    };
+    let task = tokio::spawn(run(side, spoke, listener, config, stop));
+    Ok(TunnelHandle {
+        local_addr,
+        stop: Some(tx),
+        task,
+    })
+}
+
+/// The accept loop shared by both sides.
+async fn run(
+    side: Side,
+    spoke: Spoke,
+    listener: TcpListener,
+    config: TunnelConfig,
+    stop: impl Future<Output = ()>,
+) {
+    let config = Arc::new(config);
+    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let mut connections = JoinSet::new();
+    let mut number = 0u64;
+    tokio::pin!(stop);
+    loop {
+        while connections.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            _ = &mut stop => break,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let accepted = tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(_) => {
+                // Per-connection failures (aborted handshakes, descriptor
+                // exhaustion): back off briefly and keep serving.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        number += 1;
+        let (spoke, config, n) = (spoke.clone(), config.clone(), number);
+        connections.spawn(async move {
+            let report = serve(side, &spoke, stream, peer, &config, n).await;
+            (config.reporter)(&report);
+            drop(permit);
+        });
+    }
+    connections.shutdown().await;
+}
+
+/// What the instance side of one connection came to.
+struct Carried {
+    forward: u64,
+    backward: u64,
+    failure: Option<Failure>,
+}
+
+impl Carried {
+    fn failed(failure: Failure) -> Self {
+        Self {
+            forward: 0,
+            backward: 0,
+            failure: Some(failure),
+        }
+    }
+}
+
+/// Tunnels one accepted connection, start to end.
+async fn serve(
+    side: Side,
+    spoke: &Spoke,
+    inbound: TcpStream,
+    peer: SocketAddr,
+    config: &TunnelConfig,
+    connection: u64,
+) -> Report {
+    let start = Instant::now();
+    let carried = match relay_into_instance(spoke, inbound, config).await {
+        Ok((instance, relay_flow, relay_stream, inbound)) => {
+            splice_while(
+                inbound,
+                relay_stream,
+                carry(side, instance, relay_flow, config),
+            )
+            .await
+        }
+        Err(failure) => Carried::failed(failure),
+    };
+    Report {
+        connection,
+        side,
+        peer,
+        forward_bytes: carried.forward,
+        backward_bytes: carried.backward,
+        elapsed: start.elapsed(),
+        failure: carried.failure,
+    }
+}
+
+/// Creates the connection's instance and connects it to a one-shot relay
+/// listener: returns the instance, its end of the relay, and the host's.
+async fn relay_into_instance(
+    spoke: &Spoke,
+    inbound: TcpStream,
+    config: &TunnelConfig,
+) -> Result<(Instance, Flow, TcpStream, TcpStream), Failure> {
+    let setup = |what: &str, e: &dyn fmt::Display| Failure::Setup(format!("{what}: {e}"));
+    let _ = inbound.set_nodelay(true);
+    let relay = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .map_err(|e| setup("binding the relay", &e))?;
+    let relay_addr = relay
+        .local_addr()
+        .map_err(|e| setup("binding the relay", &e))?;
+    let policy = config.next_hop.iter().fold(
+        NetworkPolicy::deny_all().allow_connect(relay_addr),
+        |p, a| p.allow_connect(*a),
+    );
+    let mut instance = spoke
+        .instantiate(policy)
+        .await
+        .map_err(|e| setup("creating the instance", &format_args!("{e:#}")))?;
+    let flow = instance
+        .connect_address(relay_addr)
+        .await
+        .map_err(|e| setup("connecting the instance to its relay", &e))?;
+    let own = instance
+        .local_address(&flow)
+        .await
+        .map_err(|e| setup("the relay's address", &e))?;
+    // Anything on this machine could connect to the relay; take only the
+    // instance's own connection.
+    let accepted = tokio::time::timeout(RELAY_TIMEOUT, async {
+        loop {
+            match relay.accept().await {
+                Ok((s, from)) if same_address(from, own) => return Ok(s),
+                Ok(_) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    })
+    .await;
+    let stream = match accepted {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(setup("accepting the relay", &e)),
+        Err(_) => return Err(Failure::Setup("the relay connection never arrived".into())),
+    };
+    let _ = stream.set_nodelay(true);
+    Ok((instance, flow, stream, inbound))
+}
+
+fn same_address(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port() && a.ip().to_canonical() == b.ip().to_canonical()
+}
+
+/// Splices `inbound` to `relay` in the host while `work` (the instance
+/// side) runs. Once `work` has finished, what the instance already sent is
+/// still delivered (for up to [`LINGER`]), and what the client still sends
+/// is read and dropped for up to [`DRAIN`], so that closing does not reset
+/// a connection whose last bytes are still on their way to the client.
+async fn splice_while(
+    inbound: TcpStream,
+    relay: TcpStream,
+    work: impl Future<Output = Carried>,
+) -> Carried {
+    let (in_read, in_write) = inbound.into_split();
+    let (relay_read, relay_write) = relay.into_split();
+    let to_instance = pipe(in_read, relay_write);
+    let from_instance = pipe(relay_read, in_write);
+    tokio::pin!(work, to_instance, from_instance);
+    let (mut to_done, mut from_done) = (false, false);
+    let carried = loop {
+        tokio::select! {
+            carried = &mut work => break carried,
+            _ = &mut to_instance, if !to_done => to_done = true,
+            _ = &mut from_instance, if !from_done => from_done = true,
+        }
+    };
+    if !from_done {
+        let _ = tokio::time::timeout(LINGER, from_instance).await;
+    }
+    if !to_done {
+        let _ = tokio::time::timeout(DRAIN, to_instance).await;
+    }
+    carried
+}
+
+/// Copies `from` to `to` until `from` ends or fails, then shuts `to`'s
+/// write side so the end is passed on. If `to` fails first, keeps reading
+/// `from` (dropping the bytes) until it ends.
+async fn pipe(from: OwnedReadHalf, mut to: OwnedWriteHalf) {
+    let mut from = BufReader::with_capacity(SPLICE_BUFFER, from);
+    if let Err(e) = tokio::io::copy_buf(&mut from, &mut to).await
+        && e.kind() != std::io::ErrorKind::UnexpectedEof
+    {
+        let _ = tokio::io::copy_buf(&mut from, &mut tokio::io::sink()).await;
+    }
+    let _ = to.shutdown().await;
+}
+
+/// The instance side of one connection: the handshake on the encrypted
+/// side, the connection to the next hop, and the in-guest proxy between
+/// them. Consumes the instance, so its sockets are closed when it returns.
+async fn carry(side: Side, mut instance: Instance, relay: Flow, config: &TunnelConfig) -> Carried {
+    let ids = (config.identities.0.as_str(), config.identities.1.as_str());
+    let password: &[u8] = &config.password;
+    let (inner, outer) = match side {
+        Side::Entrance => {
+            let remote = match connect_any(&mut instance, &config.next_hop).await {
+                Ok(f) => f,
+                Err(e) => return Carried::failed(Failure::Connect(e)),
+            };
+            let handshake = instance.spoke_client(remote, ids, password, &config.handshake);
+            match tokio::time::timeout(config.handshake_timeout, handshake).await {
+                Ok(Ok(secure)) => (relay, secure),
+                Ok(Err(e)) => return Carried::failed(Failure::Handshake(e)),
+                Err(_) => return Carried::failed(Failure::HandshakeTimeout),
+            }
+        }
+        Side::Exit => {
+            let handshake = instance.spoke_server(relay, ids, password, &config.handshake);
+            let secure = match tokio::time::timeout(config.handshake_timeout, handshake).await {
+                Ok(Ok(secure)) => secure,
+                Ok(Err(e)) => return Carried::failed(Failure::Handshake(e)),
+                Err(_) => return Carried::failed(Failure::HandshakeTimeout),
+            };
+            match connect_any(&mut instance, &config.next_hop).await {
+                Ok(target) => (secure, target),
+                Err(e) => {
+                    instance.close(secure).await;
+                    return Carried::failed(Failure::Connect(e));
+                }
+            }
+        }
+    };
+    let (forward, backward) = instance.proxy(&inner, &outer).await;
+    instance.close(outer).await;
+    instance.close(inner).await;
+    let failure =
+        (forward.error.is_some() || backward.error.is_some()).then(|| Failure::Transfer {
+            forward: forward.error.clone(),
+            backward: backward.error.clone(),
+        });
+    Carried {
+        forward: forward.stats.write_bytes,
+        backward: backward.stats.write_bytes,
+        failure,
+    }
+}
+
+/// Connects to the first of `addresses` that accepts; the error is the
+/// last one's.
+async fn connect_any(instance: &mut Instance, addresses: &[SocketAddr]) -> Result<Flow, FlowError> {
+    let mut last = FlowError::InvalidState("no address to connect to".into());
+    for addr in addresses {
+        match instance.connect_address(*addr).await {
+            Ok(flow) => return Ok(flow),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
