@@ -165,3 +165,24 @@ async fn the_watchdog_never_stops_a_guest_that_keeps_calling_the_host() {
     assert_eq!(server_task.await.unwrap(), expected);
     assert_eq!(client.failure(), None);
 }
+
+#[tokio::test]
+async fn a_spoke_with_a_compilation_cache_and_pooling_runs_flows() {
+    let dir = std::env::temp_dir().join(format!("spoke-cache-test-{}", std::process::id()));
+    let options = spoke_host::Options {
+        cache_dir: Some(dir.clone()),
+        pooling: true,
+        ..Default::default()
+    };
+    // The second load comes from the cache the first one filled.
+    for _ in 0..2 {
+        let spoke = spoke_host::Spoke::with_options(options.clone()).unwrap();
+        let addr = store_and_forward_server().await;
+        let mut inst = spoke.instantiate(connect_to(addr)).await.unwrap();
+        let flow = inst.connect_address(addr).await.unwrap();
+        inst.write(&flow, b"cached").await.unwrap();
+        inst.shutdown(&flow, ShutdownMode::Write).await.unwrap();
+        assert_eq!(read_to_end(&mut inst, &flow).await, b"cached");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
