@@ -65,6 +65,7 @@ mod limits;
 pub mod native;
 mod policy;
 mod runtime;
+pub mod tunnel;
 
 pub use bindings::exports::spoke::flow::combinators::Stats;
 pub use bindings::exports::spoke::flow::spoke::{Cipher, Config as SpokeConfig, Identities};
