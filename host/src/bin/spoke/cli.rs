@@ -70,6 +70,32 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// A password-secured tunnel for any TCP service (a stunnel). The
+    /// entrance (`--listen ADDR:PORT --to HOST:PORT`) accepts plain
+    /// connections and carries each, encrypted, to an exit; the exit
+    /// (`--serve ADDR:PORT --target HOST:PORT`) connects each to the plain
+    /// target. Runs until interrupted.
+    #[command(group(clap::ArgGroup::new("side").required(true).args(["listen", "serve"])))]
+    Tunnel {
+        /// Entrance: the local ADDR:PORT where plain clients connect.
+        #[arg(long, requires = "to", conflicts_with_all = ["serve", "target"])]
+        listen: Option<SocketAddr>,
+        /// Entrance: the exit's HOST:PORT.
+        #[arg(long, requires = "listen")]
+        to: Option<String>,
+        /// Exit: the local ADDR:PORT where entrances connect.
+        #[arg(long, requires = "target")]
+        serve: Option<SocketAddr>,
+        /// Exit: the plain service's HOST:PORT each connection goes to.
+        #[arg(long, requires = "serve")]
+        target: Option<String>,
+        /// Password options.
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Server options (used by the exit).
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// The reference's own demonstration: a server and a client in one
     /// process; the client sends FILE, the server echoes it back, the client
     /// checks it byte for byte and prints the throughput.

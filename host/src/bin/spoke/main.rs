@@ -1,7 +1,8 @@
-//! The `spoke` command: plain and password-secured flows, file transfer and
-//! the reference's demonstration, all run by the Spoke component under
-//! wasmtime. Each subcommand's network policy allows exactly the addresses
-//! on its command line. Errors are one line on stderr and a non-zero exit.
+//! The `spoke` command: plain and password-secured flows, file transfer, a
+//! password-secured tunnel and the reference's demonstration, all run by
+//! the Spoke component under wasmtime. Each subcommand's network policy
+//! allows exactly the addresses on its command line. Errors are one line on
+//! stderr and a non-zero exit.
 
 mod cli;
 mod header;
@@ -10,6 +11,7 @@ mod password;
 mod session;
 mod simulate;
 mod transfer;
+mod tunnel;
 
 use std::process::ExitCode;
 
@@ -169,6 +171,23 @@ async fn run(command: Command) -> Result<()> {
                 transfer::rate(received.size, received.elapsed)
             );
             Ok(())
+        }
+        Command::Tunnel {
+            listen,
+            to,
+            serve,
+            target,
+            password,
+            server,
+        } => {
+            let side = match (listen, to, serve, target) {
+                (Some(listen), Some(to), None, None) => tunnel::Side::Entrance { listen, to },
+                (None, None, Some(serve), Some(target)) => tunnel::Side::Exit { serve, target },
+                _ => anyhow::bail!(
+                    "give either --listen ADDR:PORT --to HOST:PORT or --serve ADDR:PORT --target HOST:PORT"
+                ),
+            };
+            tunnel::run(side, &password, &server).await
         }
         Command::Simulate {
             file,
