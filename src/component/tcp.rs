@@ -61,6 +61,9 @@ pub struct TcpFlow {
     retired: Option<Handles>,
     /// Whether `subscribe` ever handed a pollable to the caller.
     lent_pollable: bool,
+    /// Bytes `subscribe` read while checking readiness, returned by the
+    /// next `read` before anything else.
+    peeked: Vec<u8>,
     read: ReadSide,
     write: WriteSide,
 }
@@ -78,6 +81,7 @@ impl TcpFlow {
             }),
             retired: None,
             lent_pollable: false,
+            peeked: Vec::new(),
             read: ReadSide::Open,
             write: WriteSide::Open,
         }
@@ -87,6 +91,11 @@ impl TcpFlow {
     pub fn read(&mut self, max: u32) -> Result<Option<Vec<u8>>, Error> {
         if self.handles.is_none() {
             return Err(errors::closed_flow());
+        }
+        if !self.peeked.is_empty() {
+            let n = self.peeked.len().min(max.max(1) as usize);
+            let rest = self.peeked.split_off(n);
+            return Ok(Some(std::mem::replace(&mut self.peeked, rest)));
         }
         match &self.read {
             ReadSide::Open => {}
@@ -214,17 +223,41 @@ impl TcpFlow {
 
     /// Whether a read would return at once without touching the socket.
     pub fn read_settled(&self) -> bool {
-        !matches!(self.read, ReadSide::Open) || self.handles.is_none()
+        !self.peeked.is_empty() || !matches!(self.read, ReadSide::Open) || self.handles.is_none()
     }
 
     /// A pollable for the caller, ready when a read would not block.
     pub fn subscribe(&mut self) -> Pollable {
+        self.settle();
         match &self.handles {
             Some(h) if !self.read_settled() => {
                 self.lent_pollable = true;
                 h.input.subscribe()
             }
             _ => ready_now(),
+        }
+    }
+
+    /// Clears a stale readiness of the input stream before a pollable is
+    /// lent: wasmtime reports a stream as readable until a read finds it
+    /// empty (a freshly accepted socket's stream, or one whose last read
+    /// took everything there was), so a pollable made then would be ready
+    /// with nothing to read. One non-blocking read clears it; what it
+    /// returns (data, end-of-stream or an error) is kept for the next
+    /// `read`, and the pollable lent is then ready at once.
+    fn settle(&mut self) {
+        if self.read_settled() {
+            return;
+        }
+        let Some(h) = &self.handles else { return };
+        match h.input.read(CHUNK) {
+            Ok(data) => self.peeked = data,
+            Err(e) => {
+                self.read = match errors::from_read(e) {
+                    None => ReadSide::Ended,
+                    Some(e) => ReadSide::Failed(e),
+                }
+            }
         }
     }
 
@@ -312,6 +345,11 @@ impl TcpFlow {
         dst: &mut TcpFlow,
         mut moved: impl FnMut(u64),
     ) -> Result<(), SpliceError> {
+        if !self.peeked.is_empty() {
+            let data = std::mem::take(&mut self.peeked);
+            dst.write(&data).map_err(SpliceError::Write)?;
+            moved(data.len() as u64);
+        }
         match &self.read {
             ReadSide::Open if self.handles.is_some() => {}
             ReadSide::Open => return Err(SpliceError::Read(errors::closed_flow())),

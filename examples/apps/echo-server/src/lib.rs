@@ -84,8 +84,6 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
 
 /// One connected client.
 struct Client {
-    // Declared first: the pollable is the flow's child and is dropped first.
-    readable: Pollable,
     flow: Flow,
 }
 
@@ -111,13 +109,17 @@ fn main() -> Result<(), String> {
             break;
         }
         // Clients first, at their indices; the listener last, at `polled`.
+        // A flow's pollable tells whether a read would block *now*, so each
+        // round subscribes afresh (after a read it may be stale).
         let polled = clients.len();
-        let mut pollables: Vec<&Pollable> = clients.iter().map(|c| &c.readable).collect();
+        let readable: Vec<Pollable> = clients.iter().map(|c| c.flow.subscribe()).collect();
+        let mut pollables: Vec<&Pollable> = readable.iter().collect();
         if accepting {
             pollables.push(&incoming);
         }
         let ready = io::wait(&pollables);
         drop(pollables);
+        drop(readable);
 
         let mut finished: Vec<usize> = ready
             .iter()
@@ -133,7 +135,7 @@ fn main() -> Result<(), String> {
             accepted += 1;
             match listener.accept() {
                 Ok(flow) => match options.secure.wrap(flow, Role::Server) {
-                    Ok(flow) => clients.push(Client { readable: flow.subscribe(), flow }),
+                    Ok(flow) => clients.push(Client { flow }),
                     Err(message) => Output::stderr().line(&format!("echo-server: a client: {message}")),
                 },
                 Err(e) => Output::stderr().line(&format!("echo-server: accepting: {}", net::error(&e))),

@@ -85,10 +85,16 @@ fn main() -> Result<(), String> {
 fn pump(flow: &Flow, read_size: u32) -> Result<(), String> {
     let stdin = Input::stdin();
     let stdout = Output::stdout();
-    let readable = flow.subscribe();
     let mut stdin_open = true;
     loop {
-        let ready = if stdin_open { io::wait(&[&readable, stdin.pollable()]) } else { vec![0] };
+        // Subscribed afresh each round: a flow's pollable tells whether a
+        // read would block at the time it was made.
+        let ready = if stdin_open {
+            let readable = flow.subscribe();
+            io::wait(&[&readable, stdin.pollable()])
+        } else {
+            vec![0]
+        };
         if ready.contains(&0) {
             match flow.read(read_size).map_err(|e| format!("reading: {}", net::error(&e)))? {
                 Some(data) => stdout.write_all(&data).map_err(|e| format!("writing standard output: {e}"))?,
@@ -106,6 +112,5 @@ fn pump(flow: &Flow, read_size: u32) -> Result<(), String> {
             }
         }
     }
-    drop(readable);
     stdout.flush().map_err(|e| format!("writing standard output: {e}"))
 }
