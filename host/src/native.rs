@@ -38,11 +38,15 @@ impl std::error::Error for NativeError {}
 
 /// An encrypted flow over a TCP stream, run natively.
 pub struct SecureStream {
-    stream: TcpStream,
-    sealer: Sealer,
-    opener: Opener,
+    reader: SecureReader,
+    writer: SecureWriter,
     ciphers: (Cipher, Cipher),
-    out: Vec<u8>,
+}
+
+/// The receiving half of a [`SecureStream`] (see [`SecureStream::split`]).
+pub struct SecureReader {
+    stream: TcpStream,
+    opener: Opener,
     scratch: Vec<u8>,
     /// Plaintext decrypted but not yet returned, from `pending_at` on.
     pending: Vec<u8>,
@@ -50,11 +54,30 @@ pub struct SecureStream {
     eof: bool,
 }
 
+/// The sending half of a [`SecureStream`] (see [`SecureStream::split`]).
+pub struct SecureWriter {
+    stream: TcpStream,
+    sealer: Sealer,
+    out: Vec<u8>,
+}
+
 impl std::fmt::Debug for SecureStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SecureStream")
             .field("ciphers", &self.ciphers)
             .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SecureReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecureReader").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SecureWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecureWriter").finish_non_exhaustive()
     }
 }
 
@@ -93,16 +116,22 @@ impl SecureStream {
                 Step::Done(session) => {
                     let ciphers = session.ciphers();
                     let (sealer, opener) = session.into_parts();
+                    let write_stream = stream.try_clone().map_err(NativeError::Io)?;
                     return Ok(SecureStream {
-                        stream,
-                        sealer,
-                        opener,
+                        reader: SecureReader {
+                            stream,
+                            opener,
+                            scratch: buf,
+                            pending: Vec::new(),
+                            pending_at: 0,
+                            eof: false,
+                        },
+                        writer: SecureWriter {
+                            stream: write_stream,
+                            sealer,
+                            out: Vec::new(),
+                        },
                         ciphers,
-                        out: Vec::new(),
-                        scratch: buf,
-                        pending: Vec::new(),
-                        pending_at: 0,
-                        eof: false,
                     });
                 }
                 Step::Failed(e) => return Err(NativeError::Handshake(e)),
@@ -117,6 +146,24 @@ impl SecureStream {
 
     /// Sends the close marker (version 2) and shuts the socket's write side.
     pub fn shutdown_write(&mut self) -> io::Result<()> {
+        self.writer.shutdown_write()
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &TcpStream {
+        &self.reader.stream
+    }
+
+    /// Splits the flow into its two directions, so that one thread can
+    /// write while another reads.
+    pub fn split(self) -> (SecureReader, SecureWriter) {
+        (self.reader, self.writer)
+    }
+}
+
+impl SecureWriter {
+    /// Sends the close marker (version 2) and shuts the socket's write side.
+    pub fn shutdown_write(&mut self) -> io::Result<()> {
         self.out.clear();
         self.sealer
             .seal_close(&mut self.out)
@@ -124,14 +171,27 @@ impl SecureStream {
         self.stream.write_all(&self.out)?;
         self.stream.shutdown(Shutdown::Write)
     }
-
-    /// The underlying stream.
-    pub fn get_ref(&self) -> &TcpStream {
-        &self.stream
-    }
 }
 
 impl Read for SecureStream {
+    /// See [`SecureReader`]'s `read`.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(buf)
+    }
+}
+
+impl Write for SecureStream {
+    /// See [`SecureWriter`]'s `write`.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+impl Read for SecureReader {
     /// Reads decrypted bytes: every complete record already received, as far
     /// as `buf` goes, waiting on the socket only when none is. `Ok(0)` is the
     /// authenticated end of stream; `corrupted` and `truncated` are
@@ -182,7 +242,7 @@ impl Read for SecureStream {
     }
 }
 
-impl Write for SecureStream {
+impl Write for SecureWriter {
     /// Seals all of `buf` into records and writes them.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.out.clear();
