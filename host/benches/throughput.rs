@@ -366,6 +366,47 @@ fn rss() -> usize {
     pages * 4096
 }
 
+/// Resident memory per open flow, in KiB: 256 flows in one instance, then
+/// 256 instances with one flow each.
+async fn memory_per_flow(spoke: &Spoke) -> (f64, f64) {
+    const N: usize = 256;
+    let listener = loopback();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = thread::spawn(move || {
+        (0..2 * N)
+            .map(|_| listener.accept().unwrap().0)
+            .collect::<Vec<_>>()
+    });
+    let policy = NetworkPolicy::deny_all().allow_connect(addr);
+    let kib = |before: usize, after: usize| after.saturating_sub(before) as f64 / N as f64 / 1024.0;
+
+    let mut inst = spoke.instantiate(policy.clone()).await.unwrap();
+    let before = rss();
+    let mut flows = Vec::new();
+    for _ in 0..N {
+        flows.push(inst.connect_address(addr).await.unwrap());
+    }
+    let shared = kib(before, rss());
+
+    let before = rss();
+    let mut instances = Vec::new();
+    for _ in 0..N {
+        let mut own = spoke.instantiate(policy.clone()).await.unwrap();
+        let flow = own.connect_address(addr).await.unwrap();
+        instances.push((own, flow));
+    }
+    let own = kib(before, rss());
+
+    for f in flows {
+        inst.close(f).await;
+    }
+    for (mut i, f) in instances {
+        i.close(f).await;
+    }
+    drop(acceptor.join().unwrap());
+    (shared, own)
+}
+
 fn main() {
     let mb: usize = std::env::var("SPOKE_BENCH_MB")
         .ok()
@@ -400,25 +441,9 @@ fn main() {
             drop(inst);
         }
         println!("instantiate: median {:.0} us over {n}", median(times).as_secs_f64() * 1e6);
-        let listener = loopback();
-        let addr = listener.local_addr().unwrap();
-        let acceptor = thread::spawn(move || (0..256).map(|_| listener.accept().unwrap().0).collect::<Vec<_>>());
-        let mut inst = spoke.instantiate(NetworkPolicy::deny_all().allow_connect(addr)).await.unwrap();
-        let before = rss();
-        let mut flows = Vec::new();
-        for _ in 0..256 {
-            flows.push(inst.connect_address(addr).await.unwrap());
-        }
-        let after = rss();
-        let peers = acceptor.join().unwrap();
-        println!(
-            "memory per open flow: {:.1} KiB (process RSS growth over 256 flows in one instance, both socket ends)",
-            after.saturating_sub(before) as f64 / 256.0 / 1024.0
-        );
-        for f in flows {
-            inst.close(f).await;
-        }
-        drop(peers);
+        let (shared, own) = memory_per_flow(&spoke).await;
+        println!("memory per open flow: {shared:.1} KiB in a shared instance, {own:.1} KiB with an instance of its own");
+        println!("  (growth of this process's resident memory over 256 flows, both socket ends included)");
 
         println!("\n== handshake (PBKDF2 16 iterations; median of 15)");
         let mut native = Vec::new();
