@@ -2,7 +2,8 @@
 //! used directly by the host: how fast bytes move through a flow either way.
 //!
 //! Run with `cargo bench -p spoke-host --bench compose` (set
-//! `SPOKE_BENCH_MIB` for another amount, `SPOKE_BENCH_RUNS` for more runs).
+//! `SPOKE_BENCH_MIB` for another amount, `SPOKE_BENCH_RUNS` for more runs,
+//! `SPOKE_BENCH_ONLY=direct` or `=composed` to profile one path).
 //!
 //! - **download**: a native peer sends N MiB and closes. *Direct*: the host
 //!   reads the flow with `Instance::read`. *Composed*: `spoke-cat` (composed
@@ -43,9 +44,19 @@ fn main() -> anyhow::Result<()> {
         for (name, dir) in [("download (peer -> flow -> host)", Dir::Download), ("upload (host -> flow -> peer)", Dir::Upload)] {
             let mut direct = Vec::new();
             let mut composed = Vec::new();
+            let only = std::env::var("SPOKE_BENCH_ONLY").unwrap_or_default();
             for _ in 0..runs {
-                direct.push(mbps(total, run_direct(&spoke, dir, total).await?));
-                composed.push(mbps(total, run_composed(&cat, dir, total).await?));
+                if only != "composed" {
+                    direct.push(mbps(total, run_direct(&spoke, dir, total).await?));
+                }
+                if only != "direct" {
+                    composed.push(mbps(total, run_composed(&cat, dir, total).await?));
+                }
+            }
+            if direct.is_empty() || composed.is_empty() {
+                let (which, v) = if direct.is_empty() { ("composed", &mut composed) } else { ("direct", &mut direct) };
+                println!("{name}: {which} {:8.0} MB/s", median(v));
+                continue;
             }
             let (d, c) = (median(&mut direct), median(&mut composed));
             println!("{name}");

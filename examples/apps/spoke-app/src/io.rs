@@ -70,8 +70,10 @@ impl Output {
         Self { stream: wasi::cli::stderr::get_stderr() }
     }
 
-    /// Writes every byte of `data`, then starts a flush (the next write or
-    /// [`Output::flush`] waits for it).
+    /// Writes every byte of `data`. Call [`Output::start_flush`] (or
+    /// [`Output::flush`]) before waiting for anything else, so that what was
+    /// written is not held back; not flushing after every write lets the host
+    /// take the next write while it still writes the previous one.
     pub fn write_all(&self, mut data: &[u8]) -> Result<(), String> {
         while !data.is_empty() {
             let permitted = self.stream.check_write().map_err(describe)?;
@@ -84,6 +86,12 @@ impl Output {
             self.stream.write(now).map_err(describe)?;
             data = rest;
         }
+        Ok(())
+    }
+
+    /// Starts flushing what was written, without waiting (the next write
+    /// or [`Output::flush`] waits for it).
+    pub fn start_flush(&self) -> Result<(), String> {
         self.stream.flush().map_err(describe)
     }
 

@@ -89,12 +89,13 @@ fn pump(flow: &Flow, read_size: u32) -> Result<(), String> {
     loop {
         // Subscribed afresh each round: a flow's pollable tells whether a
         // read would block at the time it was made.
-        let ready = if stdin_open {
-            let readable = flow.subscribe();
-            io::wait(&[&readable, stdin.pollable()])
-        } else {
-            vec![0]
-        };
+        let readable = flow.subscribe();
+        if !readable.ready() {
+            // About to wait: let what was printed go out first.
+            stdout.start_flush().map_err(|e| format!("writing standard output: {e}"))?;
+        }
+        let ready = if stdin_open { io::wait(&[&readable, stdin.pollable()]) } else { vec![0] };
+        drop(readable);
         if ready.contains(&0) {
             match flow.read(read_size).map_err(|e| format!("reading: {}", net::error(&e)))? {
                 Some(data) => stdout.write_all(&data).map_err(|e| format!("writing standard output: {e}"))?,
