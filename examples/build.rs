@@ -22,25 +22,51 @@ use std::process::Command;
 const TARGET: &str = "wasm32-wasip2";
 
 /// (crate name, file stem, environment variable prefix)
-const APPS: [(&str, &str, &str); 2] = [("spoke-cat", "spoke_cat", "SPOKE_CAT"), ("echo-server", "echo_server", "ECHO_SERVER")];
+const APPS: [(&str, &str, &str); 2] = [
+    ("spoke-cat", "spoke_cat", "SPOKE_CAT"),
+    ("echo-server", "echo_server", "ECHO_SERVER"),
+];
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.parent().expect("examples/ lives inside the workspace").to_path_buf();
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest_dir
+        .parent()
+        .expect("examples/ lives inside the workspace")
+        .to_path_buf();
     let apps = manifest_dir.join("apps");
-    for watched in ["Cargo.toml", "Cargo.lock", "wit", "spoke-app", "spoke-cat", "echo-server"] {
+    for watched in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "wit",
+        "spoke-app",
+        "spoke-cat",
+        "echo-server",
+    ] {
         println!("cargo:rerun-if-changed={}", apps.join(watched).display());
     }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
-    println!("cargo:rerun-if-changed={}", root.join(".cargo/config.toml").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join(".cargo/config.toml").display()
+    );
 
-    let spoke_path = PathBuf::from(env::var_os("DEP_SPOKE_COMPONENT_WASM").expect("spoke-host's build script gives the component's path"));
+    let spoke_path = PathBuf::from(
+        env::var_os("DEP_SPOKE_COMPONENT_WASM")
+            .expect("spoke-host's build script gives the component's path"),
+    );
     println!("cargo:rerun-if-changed={}", spoke_path.display());
     let spoke = read(&spoke_path);
 
     let target_root = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|dir| if dir.is_absolute() { dir } else { root.join(dir) })
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root.join(dir)
+            }
+        })
         .unwrap_or_else(|| root.join("target"));
     let target_dir = target_root.join("guest");
     build_apps(&apps, &target_dir);
@@ -49,18 +75,27 @@ fn main() {
     let shared = target_root.join("examples");
     let _ = std::fs::create_dir_all(&shared);
     for (_, stem, var) in APPS {
-        let app_path = target_dir.join(TARGET).join("release").join(format!("{stem}.wasm"));
+        let app_path = target_dir
+            .join(TARGET)
+            .join("release")
+            .join(format!("{stem}.wasm"));
         let app = read(&app_path);
-        validate(&app).unwrap_or_else(|e| panic!("{} is not a valid component: {e}", app_path.display()));
-        let composed = compose(&spoke, &app).unwrap_or_else(|e| panic!("composing {stem} with the Spoke component: {e:#}"));
-        validate(&composed).unwrap_or_else(|e| panic!("the composition of {stem} is not a valid component: {e}"));
+        validate(&app)
+            .unwrap_or_else(|e| panic!("{} is not a valid component: {e}", app_path.display()));
+        let composed = compose(&spoke, &app)
+            .unwrap_or_else(|e| panic!("composing {stem} with the Spoke component: {e:#}"));
+        validate(&composed)
+            .unwrap_or_else(|e| panic!("the composition of {stem} is not a valid component: {e}"));
 
         let app_out = out_dir.join(format!("{stem}.app.wasm"));
         let composed_out = out_dir.join(format!("{stem}.wasm"));
         write(&app_out, &app);
         write(&composed_out, &composed);
         // Best effort: a convenience copy, not what the tests use.
-        let _ = std::fs::write(shared.join(format!("{}.wasm", stem.replace('_', "-"))), &composed);
+        let _ = std::fs::write(
+            shared.join(format!("{}.wasm", stem.replace('_', "-"))),
+            &composed,
+        );
         println!("cargo:rustc-env={var}_WASM={}", composed_out.display());
         println!("cargo:rustc-env={var}_APP_WASM={}", app_out.display());
     }
@@ -72,7 +107,14 @@ fn build_apps(apps: &Path, target_dir: &Path) {
     let mut build = Command::new(cargo);
     build
         .current_dir(apps)
-        .args(["build", "--release", "--locked", "--target", TARGET, "--workspace"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            TARGET,
+            "--workspace",
+        ])
         .arg("--target-dir")
         .arg(target_dir);
     // The outer build's flags and wrappers are for the host, not the guest.
@@ -90,8 +132,13 @@ fn build_apps(apps: &Path, target_dir: &Path) {
     ] {
         build.env_remove(var);
     }
-    let status = build.status().expect("failed to run cargo to build the example applications");
-    assert!(status.success(), "building the example applications for {TARGET} failed");
+    let status = build
+        .status()
+        .expect("failed to run cargo to build the example applications");
+    assert!(
+        status.success(),
+        "building the example applications for {TARGET} failed"
+    );
 }
 
 /// Plugs the Spoke component's exports into the application's imports and
@@ -112,7 +159,10 @@ fn compose(spoke: &[u8], app: &[u8]) -> anyhow::Result<Vec<u8>> {
 /// Validates a component with every feature wasmtime enables by default.
 fn validate(bytes: &[u8]) -> Result<(), String> {
     let mut validator = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
-    validator.validate_all(bytes).map(drop).map_err(|e| e.to_string())
+    validator
+        .validate_all(bytes)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 fn read(path: &Path) -> Vec<u8> {

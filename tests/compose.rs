@@ -19,12 +19,18 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 fn spoke_cat() -> CommandComponent {
     static CAT: OnceLock<CommandComponent> = OnceLock::new();
-    CAT.get_or_init(|| CommandComponent::new(spoke_examples::SPOKE_CAT).expect("spoke-cat compiles")).clone()
+    CAT.get_or_init(|| {
+        CommandComponent::new(spoke_examples::SPOKE_CAT).expect("spoke-cat compiles")
+    })
+    .clone()
 }
 
 fn echo_server() -> CommandComponent {
     static ECHO: OnceLock<CommandComponent> = OnceLock::new();
-    ECHO.get_or_init(|| CommandComponent::new(spoke_examples::ECHO_SERVER).expect("echo-server compiles")).clone()
+    ECHO.get_or_init(|| {
+        CommandComponent::new(spoke_examples::ECHO_SERVER).expect("echo-server compiles")
+    })
+    .clone()
 }
 
 /// `len` bytes in which a dropped, duplicated or reordered chunk shows.
@@ -45,7 +51,9 @@ async fn native_echo() -> (SocketAddr, tokio::sync::watch::Receiver<usize>) {
     let (count_tx, count_rx) = tokio::sync::watch::channel(0usize);
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             count_tx.send_modify(|n| *n += 1);
             tokio::spawn(async move {
                 let (mut r, mut w) = sock.split();
@@ -66,15 +74,21 @@ async fn read_all(mut reader: impl AsyncRead + Unpin) -> Vec<u8> {
 
 /// Runs `command` with `invocation`, its standard output and error
 /// captured; returns how it ended and both streams.
-async fn run_captured(command: CommandComponent, invocation: Invocation) -> (CommandExit, Vec<u8>, String) {
+async fn run_captured(
+    command: CommandComponent,
+    invocation: Invocation,
+) -> (CommandExit, Vec<u8>, String) {
     let (out_w, out_r) = tokio::io::duplex(1 << 16);
     let (err_w, err_r) = tokio::io::duplex(1 << 16);
     let stdout = tokio::spawn(read_all(out_r));
     let stderr = tokio::spawn(read_all(err_r));
-    let exit = timeout(DEADLINE, command.run(invocation.stdout(out_w).stderr(err_w)))
-        .await
-        .expect("the command ends")
-        .expect("the command runs without trapping");
+    let exit = timeout(
+        DEADLINE,
+        command.run(invocation.stdout(out_w).stderr(err_w)),
+    )
+    .await
+    .expect("the command ends")
+    .expect("the command runs without trapping");
     let stdout = stdout.await.unwrap();
     let stderr = String::from_utf8_lossy(&stderr.await.unwrap()).into_owned();
     (exit, stdout, stderr)
@@ -84,14 +98,28 @@ async fn run_captured(command: CommandComponent, invocation: Invocation) -> (Com
 async fn spoke_cat_sends_standard_input_to_the_peer_and_prints_what_comes_back() {
     let (addr, _) = native_echo().await;
     let input = pattern(3 << 20);
-    let args = ["spoke-cat".to_string(), addr.ip().to_string(), addr.port().to_string()];
+    let args = [
+        "spoke-cat".to_string(),
+        addr.ip().to_string(),
+        addr.port().to_string(),
+    ];
     let invocation = Invocation::new(&args)
         .policy(NetworkPolicy::deny_all().allow_connect(addr))
         .stdin(std::io::Cursor::new(input.clone()));
     let (exit, stdout, stderr) = run_captured(spoke_cat(), invocation).await;
-    assert_eq!(exit, CommandExit { code: 0, denied: None }, "stderr: {stderr}");
+    assert_eq!(
+        exit,
+        CommandExit {
+            code: 0,
+            denied: None
+        },
+        "stderr: {stderr}"
+    );
     assert_eq!(stdout.len(), input.len(), "stderr: {stderr}");
-    assert!(stdout == input, "the echoed bytes differ from standard input");
+    assert!(
+        stdout == input,
+        "the echoed bytes differ from standard input"
+    );
     assert!(stderr.is_empty(), "{stderr}");
 }
 
@@ -106,20 +134,35 @@ async fn spoke_cat_with_empty_input_still_prints_everything_the_peer_sends() {
         sock.write_all(b"hello\n").await.unwrap();
         let mut rest = Vec::new();
         sock.read_to_end(&mut rest).await.unwrap();
-        sock.write_all(format!("you sent {} bytes\n", rest.len()).as_bytes()).await.unwrap();
+        sock.write_all(format!("you sent {} bytes\n", rest.len()).as_bytes())
+            .await
+            .unwrap();
     });
-    let args = ["spoke-cat", &addr.ip().to_string(), &addr.port().to_string()].map(String::from);
+    let args = [
+        "spoke-cat",
+        &addr.ip().to_string(),
+        &addr.port().to_string(),
+    ]
+    .map(String::from);
     let invocation = Invocation::new(&args).policy(NetworkPolicy::deny_all().allow_connect(addr));
     let (exit, stdout, stderr) = run_captured(spoke_cat(), invocation).await;
     assert!(exit.success(), "{exit:?} {stderr}");
-    assert_eq!(String::from_utf8_lossy(&stdout), "hello\nyou sent 0 bytes\n");
+    assert_eq!(
+        String::from_utf8_lossy(&stdout),
+        "hello\nyou sent 0 bytes\n"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spoke_cat_is_refused_an_address_the_policy_does_not_allow() {
     let (addr, accepted) = native_echo().await;
     let other = SocketAddr::new(addr.ip(), addr.port().wrapping_add(1).max(1));
-    let args = ["spoke-cat", &addr.ip().to_string(), &addr.port().to_string()].map(String::from);
+    let args = [
+        "spoke-cat",
+        &addr.ip().to_string(),
+        &addr.port().to_string(),
+    ]
+    .map(String::from);
     let invocation = Invocation::new(&args)
         .policy(NetworkPolicy::deny_all().allow_connect(other))
         .stdin(std::io::Cursor::new(b"must not leave".to_vec()));
@@ -127,9 +170,15 @@ async fn spoke_cat_is_refused_an_address_the_policy_does_not_allow() {
     assert_eq!(exit.code, 1, "{stderr}");
     assert!(stdout.is_empty());
     assert!(stderr.starts_with("spoke-cat: connecting to"), "{stderr}");
-    assert!(stderr.to_lowercase().contains("denied"), "the error says the policy denied it: {stderr}");
+    assert!(
+        stderr.to_lowercase().contains("denied"),
+        "the error says the policy denied it: {stderr}"
+    );
     let denied = exit.denied.expect("the host reports the denial");
-    assert!(denied.contains(&addr.to_string()) && denied.contains("allow_connect"), "{denied}");
+    assert!(
+        denied.contains(&addr.to_string()) && denied.contains("allow_connect"),
+        "{denied}"
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(*accepted.borrow(), 0, "the peer never saw a connection");
 }
@@ -156,15 +205,27 @@ async fn start_echo_server(
     args.extend_from_slice(extra);
     let (out_w, out_r) = tokio::io::duplex(1 << 16);
     let (err_w, err_r) = tokio::io::duplex(1 << 16);
-    let invocation = Invocation::new(&args).policy(policy).stdout(out_w).stderr(err_w);
+    let invocation = Invocation::new(&args)
+        .policy(policy)
+        .stdout(out_w)
+        .stderr(err_w);
     let run = tokio::spawn(async move {
         let stderr = tokio::spawn(read_all(err_r));
-        let exit = timeout(DEADLINE, echo_server().run(invocation)).await.expect("the server ends").expect("no trap");
-        (exit, String::from_utf8_lossy(&stderr.await.unwrap()).into_owned())
+        let exit = timeout(DEADLINE, echo_server().run(invocation))
+            .await
+            .expect("the server ends")
+            .expect("no trap");
+        (
+            exit,
+            String::from_utf8_lossy(&stderr.await.unwrap()).into_owned(),
+        )
     });
     let mut line = String::new();
     let mut stdout = BufReader::new(out_r);
-    timeout(DEADLINE, stdout.read_line(&mut line)).await.expect("the server announces its address").unwrap();
+    timeout(DEADLINE, stdout.read_line(&mut line))
+        .await
+        .expect("the server announces its address")
+        .unwrap();
     let addr = line
         .trim()
         .strip_prefix("listening on ")
@@ -190,7 +251,10 @@ async fn echo_server_serves_several_clients_at_once() {
             let msg = format!("round {round} from client {i}\n");
             c.write_all(msg.as_bytes()).await.unwrap();
             let mut back = vec![0; msg.len()];
-            timeout(DEADLINE, c.read_exact(&mut back)).await.expect("an answer while others are open").unwrap();
+            timeout(DEADLINE, c.read_exact(&mut back))
+                .await
+                .expect("an answer while others are open")
+                .unwrap();
             assert_eq!(back, msg.as_bytes());
         }
     }
@@ -207,17 +271,28 @@ async fn echo_server_serves_several_clients_at_once() {
     for mut c in clients {
         c.shutdown().await.unwrap();
         let mut rest = Vec::new();
-        timeout(DEADLINE, c.read_to_end(&mut rest)).await.expect("the server half-closes").unwrap();
+        timeout(DEADLINE, c.read_to_end(&mut rest))
+            .await
+            .expect("the server half-closes")
+            .unwrap();
         assert!(rest.is_empty());
     }
     let (exit, stderr) = run.await.unwrap();
-    assert_eq!(exit, CommandExit { code: 0, denied: None }, "{stderr}");
+    assert_eq!(
+        exit,
+        CommandExit {
+            code: 0,
+            denied: None
+        },
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_server_with_max_clients_one_serves_the_next_client_after_the_first_leaves() {
     let policy = NetworkPolicy::deny_all().allow_listen("127.0.0.1:0".parse().unwrap());
-    let (addr, run) = start_echo_server(&["--max-clients", "1", "--connections", "2"], policy).await;
+    let (addr, run) =
+        start_echo_server(&["--max-clients", "1", "--connections", "2"], policy).await;
     let mut first = TcpStream::connect(addr).await.unwrap();
     first.write_all(b"one").await.unwrap();
     let mut back = [0; 3];
@@ -227,11 +302,17 @@ async fn echo_server_with_max_clients_one_serves_the_next_client_after_the_first
     let mut second = TcpStream::connect(addr).await.unwrap();
     second.write_all(b"two").await.unwrap();
     let early = timeout(Duration::from_millis(300), second.read_exact(&mut back)).await;
-    assert!(early.is_err(), "the second client is served only once the first is gone");
+    assert!(
+        early.is_err(),
+        "the second client is served only once the first is gone"
+    );
 
     first.shutdown().await.unwrap();
     drop(first);
-    timeout(DEADLINE, second.read_exact(&mut back)).await.expect("served after the first left").unwrap();
+    timeout(DEADLINE, second.read_exact(&mut back))
+        .await
+        .expect("served after the first left")
+        .unwrap();
     assert_eq!(&back, b"two");
     second.shutdown().await.unwrap();
     let _ = read_all(&mut second).await;
@@ -246,7 +327,10 @@ async fn echo_server_is_refused_a_listen_the_policy_does_not_allow() {
     let (exit, stdout, stderr) = run_captured(echo_server(), invocation).await;
     assert_eq!(exit.code, 1, "{stderr}");
     assert!(stdout.is_empty(), "nothing is announced");
-    assert!(stderr.starts_with("echo-server: listening on 127.0.0.1"), "{stderr}");
+    assert!(
+        stderr.starts_with("echo-server: listening on 127.0.0.1"),
+        "{stderr}"
+    );
     let denied = exit.denied.expect("the host reports the denial");
     assert!(denied.contains("allow_listen"), "{denied}");
 }
@@ -257,7 +341,9 @@ async fn echo_server_is_refused_a_listen_the_policy_does_not_allow() {
 /// skipped.
 fn wasmtime_cli(test: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH")?;
-    let found = std::env::split_paths(&path).map(|dir| dir.join("wasmtime")).find(|p| p.is_file());
+    let found = std::env::split_paths(&path)
+        .map(|dir| dir.join("wasmtime"))
+        .find(|p| p.is_file());
     if found.is_none() {
         println!("{test}: skipped: no wasmtime on PATH");
     }
@@ -276,12 +362,19 @@ impl Drop for Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spoke_cat_runs_under_wasmtime_run() {
-    let Some(wasmtime) = wasmtime_cli("spoke_cat_runs_under_wasmtime_run") else { return };
+    let Some(wasmtime) = wasmtime_cli("spoke_cat_runs_under_wasmtime_run") else {
+        return;
+    };
     let (addr, _) = native_echo().await;
     let input = pattern(1 << 20);
     let mut child = Child(
         std::process::Command::new(wasmtime)
-            .args(["run", "-S", "inherit-network", spoke_examples::SPOKE_CAT_PATH])
+            .args([
+                "run",
+                "-S",
+                "inherit-network",
+                spoke_examples::SPOKE_CAT_PATH,
+            ])
             .args([addr.ip().to_string(), addr.port().to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -298,21 +391,37 @@ async fn spoke_cat_runs_under_wasmtime_run() {
         let mut out = Vec::new();
         std::io::Read::read_to_end(&mut stdout, &mut out).map(|_| out)
     });
-    let output = timeout(DEADLINE, reader).await.expect("wasmtime run ends").unwrap().unwrap();
+    let output = timeout(DEADLINE, reader)
+        .await
+        .expect("wasmtime run ends")
+        .unwrap()
+        .unwrap();
     let _ = writer.join();
     let status = child.0.wait().unwrap();
     let mut errors = String::new();
     let _ = std::io::Read::read_to_string(&mut stderr, &mut errors);
     assert!(status.success(), "{status:?}: {errors}");
-    assert!(output == input, "the echoed bytes differ ({} of {} bytes)", output.len(), input.len());
+    assert!(
+        output == input,
+        "the echoed bytes differ ({} of {} bytes)",
+        output.len(),
+        input.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_server_runs_under_wasmtime_run() {
-    let Some(wasmtime) = wasmtime_cli("echo_server_runs_under_wasmtime_run") else { return };
+    let Some(wasmtime) = wasmtime_cli("echo_server_runs_under_wasmtime_run") else {
+        return;
+    };
     let mut child = Child(
         std::process::Command::new(wasmtime)
-            .args(["run", "-S", "inherit-network", spoke_examples::ECHO_SERVER_PATH])
+            .args([
+                "run",
+                "-S",
+                "inherit-network",
+                spoke_examples::ECHO_SERVER_PATH,
+            ])
             .args(["127.0.0.1", "0", "--connections", "2"])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -324,14 +433,25 @@ async fn echo_server_runs_under_wasmtime_run() {
         let mut line = String::new();
         std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
     });
-    let line = timeout(DEADLINE, line).await.expect("the server announces its address").unwrap().unwrap();
-    let addr: SocketAddr = line.trim().strip_prefix("listening on ").and_then(|a| a.parse().ok()).expect("an address");
+    let line = timeout(DEADLINE, line)
+        .await
+        .expect("the server announces its address")
+        .unwrap()
+        .unwrap();
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok())
+        .expect("an address");
     let mut a = TcpStream::connect(addr).await.unwrap();
     let mut b = TcpStream::connect(addr).await.unwrap();
     for (c, msg) in [(&mut b, &b"to b"[..]), (&mut a, &b"to a"[..])] {
         c.write_all(msg).await.unwrap();
         let mut back = vec![0; msg.len()];
-        timeout(DEADLINE, c.read_exact(&mut back)).await.expect("an answer").unwrap();
+        timeout(DEADLINE, c.read_exact(&mut back))
+            .await
+            .expect("an answer")
+            .unwrap();
         assert_eq!(back, msg);
     }
     for mut c in [a, b] {
@@ -339,6 +459,10 @@ async fn echo_server_runs_under_wasmtime_run() {
         let _ = read_all(&mut c).await;
     }
     let status = tokio::task::spawn_blocking(move || child.0.wait());
-    let status = timeout(DEADLINE, status).await.expect("the server exits after two connections").unwrap().unwrap();
+    let status = timeout(DEADLINE, status)
+        .await
+        .expect("the server exits after two connections")
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "{status:?}");
 }

@@ -33,15 +33,27 @@ use tokio::net::TcpListener;
 const CHUNK: usize = 256 * 1024;
 
 fn main() -> anyhow::Result<()> {
-    let mib: usize = std::env::var("SPOKE_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
-    let runs: usize = std::env::var("SPOKE_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let mib: usize = std::env::var("SPOKE_BENCH_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let runs: usize = std::env::var("SPOKE_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     let total = mib << 20;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let spoke = Spoke::new()?;
         let cat = CommandComponent::new(spoke_examples::SPOKE_CAT)?;
         println!("compose: {mib} MiB per run, median of {runs} runs, MB/s of payload");
-        for (name, dir) in [("download (peer -> flow -> host)", Dir::Download), ("upload (host -> flow -> peer)", Dir::Upload)] {
+        for (name, dir) in [
+            ("download (peer -> flow -> host)", Dir::Download),
+            ("upload (host -> flow -> peer)", Dir::Upload),
+        ] {
             let mut direct = Vec::new();
             let mut composed = Vec::new();
             let only = std::env::var("SPOKE_BENCH_ONLY").unwrap_or_default();
@@ -54,7 +66,11 @@ fn main() -> anyhow::Result<()> {
                 }
             }
             if direct.is_empty() || composed.is_empty() {
-                let (which, v) = if direct.is_empty() { ("composed", &mut composed) } else { ("direct", &mut direct) };
+                let (which, v) = if direct.is_empty() {
+                    ("composed", &mut composed)
+                } else {
+                    ("direct", &mut direct)
+                };
                 println!("{name}: {which} {:8.0} MB/s", median(v));
                 continue;
             }
@@ -87,7 +103,14 @@ fn median(v: &mut [f64]) -> f64 {
 /// (download), or counts bytes to the end (upload). Reports the time from
 /// accept to its own end; the download's real end is the receiver's, so
 /// the caller takes the later of the two.
-async fn peer(dir: Dir, total: usize) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<anyhow::Result<Instant>>, Arc<Mutex<Option<Instant>>>)> {
+async fn peer(
+    dir: Dir,
+    total: usize,
+) -> anyhow::Result<(
+    SocketAddr,
+    tokio::task::JoinHandle<anyhow::Result<Instant>>,
+    Arc<Mutex<Option<Instant>>>,
+)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let started = Arc::new(Mutex::new(None));
@@ -129,14 +152,21 @@ async fn peer(dir: Dir, total: usize) -> anyhow::Result<(SocketAddr, tokio::task
 }
 
 fn since(started: &Mutex<Option<Instant>>, end: Instant) -> anyhow::Result<Duration> {
-    let start = started.lock().unwrap().ok_or_else(|| anyhow::anyhow!("the peer never accepted"))?;
+    let start = started
+        .lock()
+        .unwrap()
+        .ok_or_else(|| anyhow::anyhow!("the peer never accepted"))?;
     Ok(end.duration_since(start))
 }
 
 async fn run_direct(spoke: &Spoke, dir: Dir, total: usize) -> anyhow::Result<Duration> {
     let (addr, peer, started) = peer(dir, total).await?;
-    let mut instance = spoke.instantiate(NetworkPolicy::deny_all().allow_connect(addr)).await?;
-    let flow = instance.connect(&addr.ip().to_string(), addr.port()).await?;
+    let mut instance = spoke
+        .instantiate(NetworkPolicy::deny_all().allow_connect(addr))
+        .await?;
+    let flow = instance
+        .connect(&addr.ip().to_string(), addr.port())
+        .await?;
     let end = match dir {
         Dir::Download => {
             let mut got = 0;
@@ -166,7 +196,11 @@ async fn run_direct(spoke: &Spoke, dir: Dir, total: usize) -> anyhow::Result<Dur
 
 async fn run_composed(cat: &CommandComponent, dir: Dir, total: usize) -> anyhow::Result<Duration> {
     let (addr, peer, started) = peer(dir, total).await?;
-    let args = ["spoke-cat".to_string(), addr.ip().to_string(), addr.port().to_string()];
+    let args = [
+        "spoke-cat".to_string(),
+        addr.ip().to_string(),
+        addr.port().to_string(),
+    ];
     let invocation = Invocation::new(&args).policy(NetworkPolicy::deny_all().allow_connect(addr));
     let sink = CountingSink::default();
     let counted = sink.0.clone();
@@ -192,7 +226,11 @@ async fn run_composed(cat: &CommandComponent, dir: Dir, total: usize) -> anyhow:
 struct Zeros(usize);
 
 impl AsyncRead for Zeros {
-    fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         let n = self.0.min(buf.remaining());
         buf.put_slice(&ZEROS[..n.min(ZEROS.len())]);
         self.0 -= n.min(ZEROS.len());
@@ -207,7 +245,11 @@ static ZEROS: [u8; 1 << 16] = [0; 1 << 16];
 struct CountingSink(Arc<Mutex<(usize, Option<Instant>)>>);
 
 impl AsyncWrite for CountingSink {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         let mut c = self.0.lock().unwrap();
         c.0 += buf.len();
         c.1 = Some(Instant::now());

@@ -55,7 +55,10 @@ const USAGE: &str = "usage: echo-server ADDR PORT [--max-clients N] [--connectio
 
 fn number(flag: &str, value: Option<String>) -> Result<u64, String> {
     let v = value.ok_or(format!("{flag} takes a number"))?;
-    v.parse().ok().filter(|n| *n > 0).ok_or(format!("{flag}: {v:?} is not a positive number"))
+    v.parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or(format!("{flag}: {v:?} is not a positive number"))
 }
 
 fn parse(args: Vec<String>) -> Result<Options, String> {
@@ -70,16 +73,25 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
         }
         match arg.as_str() {
             "--max-clients" => {
-                max_clients = usize::try_from(number("--max-clients", rest.next())?).map_err(|_| "--max-clients: too large")?
+                max_clients = usize::try_from(number("--max-clients", rest.next())?)
+                    .map_err(|_| "--max-clients: too large")?
             }
             "--connections" => connections = Some(number("--connections", rest.next())?),
             "-h" | "--help" => return Err(USAGE.to_string()),
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}\n{USAGE}")),
+            flag if flag.starts_with("--") => {
+                return Err(format!("unknown option {flag}\n{USAGE}"));
+            }
             _ => positional.push(arg),
         }
     }
     let [addr, port] = <[String; 2]>::try_from(positional).map_err(|_| USAGE.to_string())?;
-    Ok(Options { port: net::port(&port)?, addr, max_clients, connections, secure })
+    Ok(Options {
+        port: net::port(&port)?,
+        addr,
+        max_clients,
+        connections,
+        secure,
+    })
 }
 
 /// One connected client.
@@ -96,7 +108,8 @@ impl Drop for Client {
 fn main() -> Result<(), String> {
     let options = parse(io::args())?;
     let address = net::socket_address(&options.addr, options.port)?;
-    let listener = tcp::Listener::bind(address).map_err(|e| format!("listening on {}: {}", options.addr, net::error(&e)))?;
+    let listener = tcp::Listener::bind(address)
+        .map_err(|e| format!("listening on {}: {}", options.addr, net::error(&e)))?;
     let bound = listener.local_address().map_err(|e| net::error(&e))?;
     Output::stdout().line(&format!("listening on {}", net::display(&bound)));
 
@@ -104,7 +117,8 @@ fn main() -> Result<(), String> {
     let mut clients: Vec<Client> = Vec::new();
     let mut accepted = 0u64;
     loop {
-        let accepting = clients.len() < options.max_clients && options.connections.is_none_or(|n| accepted < n);
+        let accepting =
+            clients.len() < options.max_clients && options.connections.is_none_or(|n| accepted < n);
         if !accepting && clients.is_empty() {
             break;
         }
@@ -136,9 +150,13 @@ fn main() -> Result<(), String> {
             match listener.accept() {
                 Ok(flow) => match options.secure.wrap(flow, Role::Server) {
                     Ok(flow) => clients.push(Client { flow }),
-                    Err(message) => Output::stderr().line(&format!("echo-server: a client: {message}")),
+                    Err(message) => {
+                        Output::stderr().line(&format!("echo-server: a client: {message}"))
+                    }
                 },
-                Err(e) => Output::stderr().line(&format!("echo-server: accepting: {}", net::error(&e))),
+                Err(e) => {
+                    Output::stderr().line(&format!("echo-server: accepting: {}", net::error(&e)))
+                }
             }
         }
     }

@@ -35,7 +35,10 @@ impl Input {
     /// The program's standard input.
     pub fn stdin() -> Self {
         let stream = wasi::cli::stdin::get_stdin();
-        Self { ready: stream.subscribe(), stream }
+        Self {
+            ready: stream.subscribe(),
+            stream,
+        }
     }
 
     /// Ready when `read` would return data or the end of the stream.
@@ -62,12 +65,16 @@ pub struct Output {
 impl Output {
     /// The program's standard output.
     pub fn stdout() -> Self {
-        Self { stream: wasi::cli::stdout::get_stdout() }
+        Self {
+            stream: wasi::cli::stdout::get_stdout(),
+        }
     }
 
     /// The program's standard error.
     pub fn stderr() -> Self {
-        Self { stream: wasi::cli::stderr::get_stderr() }
+        Self {
+            stream: wasi::cli::stderr::get_stderr(),
+        }
     }
 
     /// Writes every byte of `data`. Call [`Output::start_flush`] (or
@@ -81,7 +88,9 @@ impl Output {
                 self.stream.subscribe().block();
                 continue;
             }
-            let n = usize::try_from(permitted).unwrap_or(usize::MAX).min(data.len());
+            let n = usize::try_from(permitted)
+                .unwrap_or(usize::MAX)
+                .min(data.len());
             let (now, rest) = data.split_at(n);
             self.stream.write(now).map_err(describe)?;
             data = rest;

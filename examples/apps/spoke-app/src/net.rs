@@ -9,11 +9,16 @@ use crate::bindings::spoke::flow::{spoke, types};
 
 /// `ip` (an IPv4 or IPv6 literal) and `port` as a WASI socket address.
 pub fn socket_address(ip: &str, port: u16) -> Result<IpSocketAddress, String> {
-    let ip: IpAddr = ip.parse().map_err(|_| format!("{ip:?} is not an IP address"))?;
+    let ip: IpAddr = ip
+        .parse()
+        .map_err(|_| format!("{ip:?} is not an IP address"))?;
     Ok(match ip {
         IpAddr::V4(v4) => {
             let [a, b, c, d] = v4.octets();
-            IpSocketAddress::Ipv4(Ipv4SocketAddress { port, address: (a, b, c, d) })
+            IpSocketAddress::Ipv4(Ipv4SocketAddress {
+                port,
+                address: (a, b, c, d),
+            })
         }
         IpAddr::V6(v6) => {
             let s = v6.segments();
@@ -44,7 +49,8 @@ pub fn display(addr: &IpSocketAddress) -> String {
 
 /// A port number from the command line.
 pub fn port(text: &str) -> Result<u16, String> {
-    text.parse().map_err(|_| format!("{text:?} is not a port number"))
+    text.parse()
+        .map_err(|_| format!("{text:?} is not a port number"))
 }
 
 /// A flow error as one line.

@@ -35,15 +35,25 @@ pub enum Role {
 impl Secure {
     /// Plain flows, default identities.
     pub fn new() -> Self {
-        Self { identity: ("spoke-client".into(), "spoke-server".into()), ..Self::default() }
+        Self {
+            identity: ("spoke-client".into(), "spoke-server".into()),
+            ..Self::default()
+        }
     }
 
     /// Takes `arg` (and its value from `rest`) if it is one of these
     /// options; `Ok(false)` if it is not.
-    pub fn parse(&mut self, arg: &str, rest: &mut impl Iterator<Item = String>) -> Result<bool, String> {
+    pub fn parse(
+        &mut self,
+        arg: &str,
+        rest: &mut impl Iterator<Item = String>,
+    ) -> Result<bool, String> {
         match arg {
             "--secure" => {
-                self.password_env = Some(rest.next().ok_or("--secure takes the name of an environment variable")?);
+                self.password_env = Some(
+                    rest.next()
+                        .ok_or("--secure takes the name of an environment variable")?,
+                );
             }
             "--identity" => {
                 let pair = rest.next().ok_or("--identity takes CLIENT,SERVER")?;
@@ -51,7 +61,11 @@ impl Secure {
                     Some((c, s)) if !c.is_empty() && !s.is_empty() && !s.contains(',') => {
                         self.identity = (c.to_string(), s.to_string());
                     }
-                    _ => return Err(format!("--identity takes CLIENT,SERVER (two names and one comma), not {pair:?}")),
+                    _ => {
+                        return Err(format!(
+                            "--identity takes CLIENT,SERVER (two names and one comma), not {pair:?}"
+                        ));
+                    }
                 }
             }
             "--compat" => self.compat = true,
@@ -73,14 +87,19 @@ impl Secure {
         };
         let Some(password) = io::env_var(var) else {
             flow.close();
-            return Err(format!("--secure: the environment variable {var} is not set"));
+            return Err(format!(
+                "--secure: the environment variable {var} is not set"
+            ));
         };
         let mut password = password.into_bytes();
         let mut cfg = spoke::default_config();
         if self.compat {
             cfg.version = 1;
         }
-        let ids = Identities { client: self.identity.0.clone(), server: self.identity.1.clone() };
+        let ids = Identities {
+            client: self.identity.0.clone(),
+            server: self.identity.1.clone(),
+        };
         let secured = match role {
             Role::Client => spoke::client(flow, &ids, &password, cfg),
             Role::Server => spoke::server(flow, &ids, &password, cfg),

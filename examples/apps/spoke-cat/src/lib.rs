@@ -59,21 +59,38 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
         match arg.as_str() {
             "--read-size" => {
                 let v = rest.next().ok_or("--read-size takes a number of bytes")?;
-                read_size = v.parse().ok().filter(|n| *n > 0).ok_or(format!("--read-size: {v:?} is not a positive number"))?;
+                read_size = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(format!("--read-size: {v:?} is not a positive number"))?;
             }
             "-h" | "--help" => return Err(USAGE.to_string()),
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}\n{USAGE}")),
+            flag if flag.starts_with("--") => {
+                return Err(format!("unknown option {flag}\n{USAGE}"));
+            }
             _ => positional.push(arg),
         }
     }
     let [host, port] = <[String; 2]>::try_from(positional).map_err(|_| USAGE.to_string())?;
-    Ok(Options { port: net::port(&port)?, host, secure, read_size })
+    Ok(Options {
+        port: net::port(&port)?,
+        host,
+        secure,
+        read_size,
+    })
 }
 
 fn main() -> Result<(), String> {
     let options = parse(io::args())?;
-    let flow = tcp::connect(&options.host, options.port)
-        .map_err(|e| format!("connecting to {}:{}: {}", options.host, options.port, net::error(&e)))?;
+    let flow = tcp::connect(&options.host, options.port).map_err(|e| {
+        format!(
+            "connecting to {}:{}: {}",
+            options.host,
+            options.port,
+            net::error(&e)
+        )
+    })?;
     let flow = options.secure.wrap(flow, Role::Client)?;
     let result = pump(&flow, options.read_size);
     flow.close();
@@ -92,26 +109,45 @@ fn pump(flow: &Flow, read_size: u32) -> Result<(), String> {
         let readable = flow.subscribe();
         if !readable.ready() {
             // About to wait: let what was printed go out first.
-            stdout.start_flush().map_err(|e| format!("writing standard output: {e}"))?;
+            stdout
+                .start_flush()
+                .map_err(|e| format!("writing standard output: {e}"))?;
         }
-        let ready = if stdin_open { io::wait(&[&readable, stdin.pollable()]) } else { vec![0] };
+        let ready = if stdin_open {
+            io::wait(&[&readable, stdin.pollable()])
+        } else {
+            vec![0]
+        };
         drop(readable);
         if ready.contains(&0) {
-            match flow.read(read_size).map_err(|e| format!("reading: {}", net::error(&e)))? {
-                Some(data) => stdout.write_all(&data).map_err(|e| format!("writing standard output: {e}"))?,
+            match flow
+                .read(read_size)
+                .map_err(|e| format!("reading: {}", net::error(&e)))?
+            {
+                Some(data) => stdout
+                    .write_all(&data)
+                    .map_err(|e| format!("writing standard output: {e}"))?,
                 None => break,
             }
         }
         if stdin_open && ready.contains(&1) {
-            match stdin.read(u64::from(read_size)).map_err(|e| format!("reading standard input: {e}"))? {
+            match stdin
+                .read(u64::from(read_size))
+                .map_err(|e| format!("reading standard input: {e}"))?
+            {
                 Some(data) if data.is_empty() => {}
-                Some(data) => flow.write(&data).map_err(|e| format!("writing: {}", net::write_error(&e)))?,
+                Some(data) => flow
+                    .write(&data)
+                    .map_err(|e| format!("writing: {}", net::write_error(&e)))?,
                 None => {
                     stdin_open = false;
-                    flow.shutdown(ShutdownMode::Write).map_err(|e| format!("shutting down: {}", net::write_error(&e)))?;
+                    flow.shutdown(ShutdownMode::Write)
+                        .map_err(|e| format!("shutting down: {}", net::write_error(&e)))?;
                 }
             }
         }
     }
-    stdout.flush().map_err(|e| format!("writing standard output: {e}"))
+    stdout
+        .flush()
+        .map_err(|e| format!("writing standard output: {e}"))
 }
