@@ -123,15 +123,18 @@ impl Leg {
     /// Makes one step of progress; `start` is when the proxy began.
     fn step(&mut self, src: &mut Conn, dst: &mut Conn, start: u64) {
         if let Phase::Reading = self.phase {
-            match src.read(CHUNK) {
-                Ok(Some(data)) => {
+            // A pollable may be ready while a read would still block (a
+            // stale readiness, or half a record): never block here.
+            match src.try_read(CHUNK) {
+                Ok(None) => return,
+                Ok(Some(Some(data))) => {
                     self.stats.read_bytes += data.len() as u64;
                     self.stats.read_ops += 1;
                     self.pending = data;
                     self.written = 0;
                     self.phase = Phase::Writing;
                 }
-                Ok(None) => {
+                Ok(Some(None)) => {
                     if let Err(e) = dst.shutdown(ShutdownMode::Write) {
                         self.error = Some(CopyError::Write(e));
                     }

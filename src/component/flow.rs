@@ -33,6 +33,14 @@ impl Conn {
         }
     }
 
+    /// Reads without blocking: `Ok(None)` when a read would block.
+    pub fn try_read(&mut self, max: u32) -> Result<Option<Option<Vec<u8>>>, Error> {
+        match self {
+            Conn::Tcp(t) => t.try_read(max),
+            Conn::Secure(s) => s.try_read(max),
+        }
+    }
+
     /// Writes every byte.
     pub fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
         match self {

@@ -55,6 +55,9 @@ pub struct SecureFlow {
     /// leaves them here), from `sent` on; reused between writes.
     out: Vec<u8>,
     sent: usize,
+    /// The opener holds only part of a record and the flow beneath had
+    /// nothing more when last asked.
+    starved: bool,
     read: ReadSide,
     write: WriteSide,
     closed: bool,
@@ -88,6 +91,7 @@ pub fn handshake(
             taken: 0,
             out: Vec::new(),
             sent: 0,
+            starved: false,
             read: ReadSide::Open,
             write: WriteSide::Open,
             closed: false,
@@ -253,6 +257,20 @@ impl SecureFlow {
 
     /// Reads between 1 and `max` bytes of plaintext, `None` at the end.
     pub fn read(&mut self, max: u32) -> Result<Option<Vec<u8>>, Error> {
+        loop {
+            if let Some(r) = self.read_inner(max, true)? {
+                return Ok(r);
+            }
+        }
+    }
+
+    /// Reads without blocking: `Ok(None)` when a read would block.
+    pub fn try_read(&mut self, max: u32) -> Result<Option<Option<Vec<u8>>>, Error> {
+        self.read_inner(max, false)
+    }
+
+    /// `read` when `blocking`, else `try_read`.
+    fn read_inner(&mut self, max: u32, blocking: bool) -> Result<Option<Option<Vec<u8>>>, Error> {
         if self.closed {
             return Err(errors::closed_flow());
         }
@@ -261,37 +279,71 @@ impl SecureFlow {
             let end = self.leftover.len().min(self.taken + max);
             let out = self.leftover[self.taken..end].to_vec();
             self.taken = end;
-            return Ok(Some(out));
+            return Ok(Some(Some(out)));
         }
         match &self.read {
             ReadSide::Open => {}
-            ReadSide::Ended => return Ok(None),
+            ReadSide::Ended => return Ok(Some(None)),
             ReadSide::Failed(e) => return Err(e.clone()),
         }
+        // Every complete record already received goes out in this one read,
+        // up to `max`: fewer calls, and an echo writes back whole chunks
+        // instead of one small trailing record at a time.
+        let mut out: Vec<u8> = Vec::new();
         loop {
             match self.opener.open() {
                 Ok(Opened::Data(plain)) => {
-                    if plain.len() <= max {
-                        return Ok(Some(plain.to_vec()));
+                    let room = max - out.len();
+                    if out.is_empty() && plain.len() >= max {
+                        out = plain[..max].to_vec();
+                    } else {
+                        if out.is_empty() {
+                            out.reserve(max.min(plain.len() * 2));
+                        }
+                        out.extend_from_slice(&plain[..room.min(plain.len())]);
                     }
-                    let (now, rest) = plain.split_at(max);
-                    self.leftover.clear();
-                    self.leftover.extend_from_slice(rest);
-                    self.taken = 0;
-                    return Ok(Some(now.to_vec()));
+                    if plain.len() > room {
+                        self.leftover.clear();
+                        self.leftover.extend_from_slice(&plain[room..]);
+                        self.taken = 0;
+                    }
+                    if out.len() == max {
+                        return Ok(Some(Some(out)));
+                    }
                 }
+                // The end or an error (both sticky in the opener) waits for
+                // the next read when data came first.
+                Ok(Opened::End) | Err(_) if !out.is_empty() => return Ok(Some(Some(out))),
                 Ok(Opened::End) => {
                     self.read = ReadSide::Ended;
-                    return Ok(None);
+                    return Ok(Some(None));
                 }
-                Ok(Opened::NeedInput) => match self.under.read(CHUNK) {
-                    Ok(Some(bytes)) => self.opener.feed(&bytes),
-                    Ok(None) => self.opener.feed_eof(),
-                    Err(e) => {
-                        self.read = ReadSide::Failed(e.clone());
-                        return Err(e);
+                Ok(Opened::NeedInput) if !out.is_empty() => return Ok(Some(Some(out))),
+                Ok(Opened::NeedInput) => {
+                    let got = if blocking {
+                        self.under.read(CHUNK).map(Some)
+                    } else {
+                        self.under.try_read(CHUNK)
+                    };
+                    match got {
+                        Ok(None) => {
+                            self.starved = true;
+                            return Ok(None);
+                        }
+                        Ok(Some(Some(bytes))) => {
+                            self.starved = false;
+                            self.opener.feed(&bytes);
+                        }
+                        Ok(Some(None)) => {
+                            self.starved = false;
+                            self.opener.feed_eof();
+                        }
+                        Err(e) => {
+                            self.read = ReadSide::Failed(e.clone());
+                            return Err(e);
+                        }
                     }
-                },
+                }
                 Err(e) => {
                     let e = match e {
                         RecordError::Corrupted => Error::Corrupted,
@@ -465,13 +517,24 @@ impl SecureFlow {
         self.closed || self.taken < self.leftover.len() || !matches!(self.read, ReadSide::Open)
     }
 
-    /// A pollable for the caller, ready when a read would not block.
+    /// A pollable for the caller, ready when a read would not block: it
+    /// opens what has arrived (keeping the plaintext for the next read) and
+    /// waits on the flow beneath only when a record is still incomplete.
     pub fn subscribe(&mut self) -> Pollable {
-        if self.read_settled() || self.opener.buffered() > 0 {
-            ready_now()
-        } else {
-            self.under.subscribe()
+        if !self.read_settled() {
+            match self.read_inner(CHUNK, false) {
+                Ok(None) => return self.under.subscribe(),
+                Ok(Some(Some(mut data))) => {
+                    // Anything the read left over comes after it.
+                    data.extend_from_slice(&self.leftover[self.taken..]);
+                    self.leftover = data;
+                    self.taken = 0;
+                }
+                // The end or the error is now sticky in `self.read`.
+                Ok(Some(None)) | Err(_) => {}
+            }
         }
+        ready_now()
     }
 
     /// See [`Conn::prepare_waits`].
@@ -481,7 +544,7 @@ impl SecureFlow {
 
     /// See [`Conn::read_wait`]. Bytes already buffered count as readable.
     pub fn read_wait(&self) -> Option<&Pollable> {
-        if self.read_settled() || self.opener.buffered() > 0 {
+        if self.read_settled() || (self.opener.buffered() > 0 && !self.starved) {
             None
         } else {
             self.under.read_wait()
@@ -534,7 +597,9 @@ mod tests {
     #[test]
     fn default_config_is_the_cores_default() {
         let wit = default_config();
-        let core = config(&wit).ok().expect("the default config converts back");
+        let Ok(core) = config(&wit) else {
+            panic!("the default config does not convert back")
+        };
         assert_eq!(core, Config::default());
     }
 

@@ -221,6 +221,32 @@ impl TcpFlow {
         }
     }
 
+    /// Reads what has arrived without blocking: `Ok(None)` when a read
+    /// would block, `Ok(Some(None))` at end-of-stream. A read that finds
+    /// nothing also clears any stale readiness of the stream's pollables.
+    pub fn try_read(&mut self, max: u32) -> Result<Option<Option<Vec<u8>>>, Error> {
+        if self.read_settled() {
+            return self.read(max).map(Some);
+        }
+        let Some(h) = &self.handles else {
+            return Err(errors::closed_flow());
+        };
+        match h.input.read(u64::from(max.max(1))) {
+            Ok(data) if data.is_empty() => Ok(None),
+            Ok(data) => Ok(Some(Some(data))),
+            Err(e) => match errors::from_read(e) {
+                None => {
+                    self.read = ReadSide::Ended;
+                    Ok(Some(None))
+                }
+                Some(e) => {
+                    self.read = ReadSide::Failed(e.clone());
+                    Err(e)
+                }
+            },
+        }
+    }
+
     /// Whether a read would return at once without touching the socket.
     pub fn read_settled(&self) -> bool {
         !self.peeked.is_empty() || !matches!(self.read, ReadSide::Open) || self.handles.is_none()
