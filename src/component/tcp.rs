@@ -61,6 +61,9 @@ pub struct TcpFlow {
     retired: Option<Handles>,
     /// Whether `subscribe` ever handed a pollable to the caller.
     lent_pollable: bool,
+    /// The addresses, read once when connected: the host may refuse to
+    /// report the peer's once the connection is shut down.
+    addresses: (Option<IpSocketAddress>, Option<IpSocketAddress>),
     /// Bytes `subscribe` read while checking readiness, returned by the
     /// next `read` before anything else.
     peeked: Vec<u8>,
@@ -71,6 +74,7 @@ pub struct TcpFlow {
 impl TcpFlow {
     /// Wraps a connected socket and its streams.
     pub fn new(socket: TcpSocket, input: InputStream, output: OutputStream) -> Self {
+        let (socket_local, socket_remote) = (socket.local_address(), socket.remote_address());
         TcpFlow {
             handles: Some(Handles {
                 readable: None,
@@ -81,6 +85,7 @@ impl TcpFlow {
             }),
             retired: None,
             lent_pollable: false,
+            addresses: (socket_local.ok(), socket_remote.ok()),
             peeked: Vec::new(),
             read: ReadSide::Open,
             write: WriteSide::Open,
@@ -339,6 +344,9 @@ impl TcpFlow {
     /// The local address of the socket.
     pub fn local_address(&self) -> Result<IpSocketAddress, Error> {
         let h = self.handles.as_ref().ok_or_else(errors::closed_flow)?;
+        if let Some(a) = self.addresses.0 {
+            return Ok(a);
+        }
         h.socket
             .local_address()
             .map_err(|c| errors::from_code(c, "reading the local address"))
@@ -347,6 +355,9 @@ impl TcpFlow {
     /// The peer's address.
     pub fn remote_address(&self) -> Result<IpSocketAddress, Error> {
         let h = self.handles.as_ref().ok_or_else(errors::closed_flow)?;
+        if let Some(a) = self.addresses.1 {
+            return Ok(a);
+        }
         h.socket
             .remote_address()
             .map_err(|c| errors::from_code(c, "reading the remote address"))
