@@ -103,17 +103,26 @@ enum Failure {
 fn classify(e: &IoError) -> Failure {
     let text = e.to_debug_string();
     let first = text.lines().next().unwrap_or("").trim();
-    let name: String = first
+    failure_named(first)
+}
+
+/// Classifies a host's error text by the code name it starts with, in
+/// either spelling hosts use: `ConnectionReset` (wasmtime-wasi's socket
+/// error) or `connection-reset (error 15)` (the WIT `error-code`).
+fn failure_named(first: &str) -> Failure {
+    let head = first.split(['(', ':']).next().unwrap_or("");
+    let name: String = head
         .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
         .collect();
     match name.as_str() {
-        "ConnectionReset" => Failure::Code(ErrorCode::ConnectionReset),
-        "ConnectionAborted" => Failure::Code(ErrorCode::ConnectionAborted),
-        "ConnectionRefused" => Failure::Code(ErrorCode::ConnectionRefused),
-        "Timeout" | "TimedOut" => Failure::Code(ErrorCode::Timeout),
-        "AccessDenied" => Failure::Code(ErrorCode::AccessDenied),
-        "ConnectionBroken" | "BrokenPipe" => Failure::Broken,
+        "connectionreset" => Failure::Code(ErrorCode::ConnectionReset),
+        "connectionaborted" => Failure::Code(ErrorCode::ConnectionAborted),
+        "connectionrefused" => Failure::Code(ErrorCode::ConnectionRefused),
+        "timeout" | "timedout" => Failure::Code(ErrorCode::Timeout),
+        "accessdenied" => Failure::Code(ErrorCode::AccessDenied),
+        "connectionbroken" | "brokenpipe" => Failure::Broken,
         _ => Failure::Unknown(first.to_owned()),
     }
 }
@@ -260,6 +269,29 @@ mod tests {
         assert!(m.contains("127.0.0.1:9") && m.contains("policy"), "{m}");
         assert!(
             matches!(from_lookup(ErrorCode::NameUnresolvable, "nowhere"), Error::NameUnresolvable(n) if n == "nowhere")
+        );
+    }
+
+    #[test]
+    fn host_error_texts_are_recognised_in_both_spellings() {
+        for text in ["ConnectionReset", "connection-reset (error 15)"] {
+            assert!(
+                matches!(
+                    failure_named(text),
+                    Failure::Code(ErrorCode::ConnectionReset)
+                ),
+                "{text}"
+            );
+        }
+        for text in ["ConnectionBroken", "broken-pipe"] {
+            assert!(matches!(failure_named(text), Failure::Broken), "{text}");
+        }
+        assert!(matches!(
+            failure_named("timeout (error 5)"),
+            Failure::Code(ErrorCode::Timeout)
+        ));
+        assert!(
+            matches!(failure_named("something else"), Failure::Unknown(t) if t == "something else")
         );
     }
 
