@@ -433,3 +433,21 @@ async fn an_unreachable_exit_closes_the_client_and_is_reported() {
     );
     entrance.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_a_tunnel_end_drops_its_connections_and_its_listener() {
+    let t = tunnel_to(echo_server().await).await;
+    let entrance = t.entrance.local_addr();
+    let mut client = TcpStream::connect(entrance).await.unwrap();
+    client.write_all(b"ping").await.unwrap();
+    assert_eq!(common::read_exact(&mut client, 4).await, b"ping");
+    within("stopping", t.entrance.stop()).await;
+    let mut rest = Vec::new();
+    // An end of stream or a reset: the connection is gone either way.
+    let _ = within("the dropped connection", client.read_to_end(&mut rest)).await;
+    assert!(rest.is_empty());
+    assert!(
+        TcpStream::connect(entrance).await.is_err(),
+        "nothing listens on a stopped entrance"
+    );
+}

@@ -600,3 +600,45 @@ async fn connect_any(instance: &mut Instance, addresses: &[SocketAddr]) -> Resul
     }
     Err(last)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relay_takes_only_the_instances_own_address() {
+        let own: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        assert!(same_address(own, own));
+        assert!(same_address(
+            "[::ffff:127.0.0.1]:40000".parse().unwrap(),
+            own
+        ));
+        assert!(!same_address("127.0.0.1:40001".parse().unwrap(), own));
+        assert!(!same_address("127.0.0.2:40000".parse().unwrap(), own));
+    }
+
+    #[test]
+    fn a_report_is_one_line_with_the_connection_number() {
+        let report = Report {
+            connection: 7,
+            side: Side::Exit,
+            peer: "127.0.0.1:5000".parse().unwrap(),
+            forward_bytes: 10,
+            backward_bytes: 20,
+            elapsed: Duration::from_millis(1500),
+            failure: Some(Failure::HandshakeTimeout),
+        };
+        assert_eq!(
+            report.to_string(),
+            "exit connection 7 from 127.0.0.1:5000: handshake timed out \
+             (10 bytes forward, 20 back, 1.500 s)"
+        );
+    }
+
+    #[test]
+    fn the_configuration_never_shows_the_password() {
+        let config = TunnelConfig::new([], b"hunter2");
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert_eq!(config.max_connections(0).max_connections, 1);
+    }
+}
