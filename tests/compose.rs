@@ -466,3 +466,55 @@ async fn echo_server_runs_under_wasmtime_run() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// An event loop such as `echo-server` relies on this: a flow's pollable is
+/// ready only when a read would not block, even for a flow just accepted
+/// (whose socket wasmtime reports readable before any byte arrives) and
+/// right after a read that took everything there was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_is_readable_only_when_a_read_would_not_block() {
+    let spoke = spoke_host::Spoke::new().unwrap();
+    let policy = NetworkPolicy::deny_all().allow_listen("127.0.0.1:0".parse().unwrap());
+    let mut instance = spoke.instantiate(policy).await.unwrap();
+    let listener = instance
+        .listen("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = instance.listener_address(&listener).await.unwrap();
+    let mut peer = TcpStream::connect(addr).await.unwrap();
+    let flow = instance.accept(&listener).await.unwrap();
+    let quiet = Duration::from_millis(200);
+
+    let early = timeout(quiet, instance.readable(&flow)).await;
+    assert!(
+        early.is_err(),
+        "nothing was sent, yet the accepted flow is readable"
+    );
+
+    peer.write_all(b"ping").await.unwrap();
+    timeout(DEADLINE, instance.readable(&flow))
+        .await
+        .expect("readable once data came")
+        .unwrap();
+    assert_eq!(
+        instance.read(&flow, 1024).await.unwrap().as_deref(),
+        Some(&b"ping"[..])
+    );
+    let drained = timeout(quiet, instance.readable(&flow)).await;
+    assert!(
+        drained.is_err(),
+        "everything was read, yet the flow is readable"
+    );
+
+    peer.write_all(b"pong").await.unwrap();
+    peer.shutdown().await.unwrap();
+    timeout(DEADLINE, instance.readable(&flow))
+        .await
+        .expect("readable again")
+        .unwrap();
+    assert_eq!(
+        instance.read(&flow, 1024).await.unwrap().as_deref(),
+        Some(&b"pong"[..])
+    );
+    assert_eq!(instance.read(&flow, 1024).await.unwrap(), None);
+}
