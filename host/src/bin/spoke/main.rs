@@ -51,31 +51,20 @@ fn one_line(e: &anyhow::Error) -> String {
 async fn run(command: Command) -> Result<()> {
     match command {
         Command::Connect { target, secure } => {
-            let password = if secure.enabled() {
-                Some(password::obtain(
-                    secure.password.password_file.as_deref(),
-                    false,
-                )?)
-            } else {
-                None
-            };
-            let target = Target::resolve(&target).await?;
-            let spoke = session::load()?;
-            let mut instance = spoke.instantiate(target.policy()).await?;
-            let flow = instance
-                .connect(&target.host, target.port)
-                .await
-                .map_err(|e| anyhow!("connecting to {}:{}: {e}", target.host, target.port))?;
+            let password = secure
+                .enabled()
+                .then(|| password::obtain(secure.password.password_file.as_deref(), false))
+                .transpose()?;
+            let (mut instance, flow) = dial(&target).await?;
             let flow = match &password {
                 Some(pw) => {
-                    let cfg = session::config(&secure.password, None)?;
-                    session::secure(
+                    session::upgrade(
                         &mut instance,
                         flow,
                         Role::Client,
                         &secure.password,
+                        None,
                         pw,
-                        &cfg,
                     )
                     .await?
                 }
@@ -91,25 +80,20 @@ async fn run(command: Command) -> Result<()> {
             secure,
             server,
         } => {
-            let password = if secure.enabled() {
-                Some(password::obtain(
-                    secure.password.password_file.as_deref(),
-                    false,
-                )?)
-            } else {
-                None
-            };
+            let password = secure
+                .enabled()
+                .then(|| password::obtain(secure.password.password_file.as_deref(), false))
+                .transpose()?;
             let (mut instance, flow) = accept_one(address).await?;
             let flow = match &password {
                 Some(pw) => {
-                    let cfg = session::config(&secure.password, Some(&server))?;
-                    session::secure(
+                    session::upgrade(
                         &mut instance,
                         flow,
                         Role::Server,
                         &secure.password,
+                        Some(&server),
                         pw,
-                        &cfg,
                     )
                     .await?
                 }
@@ -125,16 +109,9 @@ async fn run(command: Command) -> Result<()> {
         }
         Command::Send { file, to, password } => {
             let pw = password::obtain(password.password_file.as_deref(), false)?;
-            let target = Target::resolve(&to).await?;
-            let spoke = session::load()?;
-            let mut instance = spoke.instantiate(target.policy()).await?;
-            let flow = instance
-                .connect(&target.host, target.port)
-                .await
-                .map_err(|e| anyhow!("connecting to {to}: {e}"))?;
-            let cfg = session::config(&password, None)?;
+            let (mut instance, flow) = dial(&to).await?;
             let flow =
-                session::secure(&mut instance, flow, Role::Client, &password, &pw, &cfg).await?;
+                session::upgrade(&mut instance, flow, Role::Client, &password, None, &pw).await?;
             let ciphers = session::describe_ciphers(&mut instance, &flow).await;
             let sent = transfer::send(&mut instance, &flow, &file).await;
             instance.close(flow).await;
@@ -156,9 +133,15 @@ async fn run(command: Command) -> Result<()> {
         } => {
             let pw = password::obtain(password.password_file.as_deref(), false)?;
             let (mut instance, flow) = accept_one(listen).await?;
-            let cfg = session::config(&password, Some(&server))?;
-            let flow =
-                session::secure(&mut instance, flow, Role::Server, &password, &pw, &cfg).await?;
+            let flow = session::upgrade(
+                &mut instance,
+                flow,
+                Role::Server,
+                &password,
+                Some(&server),
+                &pw,
+            )
+            .await?;
             let ciphers = session::describe_ciphers(&mut instance, &flow).await;
             let received = transfer::recv(&mut instance, &flow, output.as_deref()).await;
             instance.close(flow).await;
@@ -215,6 +198,18 @@ async fn run(command: Command) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Connects to `HOST:PORT`, the only address (and, for a name, the only
+/// lookup) the policy allows.
+async fn dial(target: &str) -> Result<(Instance, spoke_host::Flow)> {
+    let target = Target::resolve(target).await?;
+    let mut instance = session::load()?.instantiate(target.policy()).await?;
+    let flow = instance
+        .connect(&target.host, target.port)
+        .await
+        .map_err(|e| anyhow!("connecting to {}:{}: {e}", target.host, target.port))?;
+    Ok((instance, flow))
 }
 
 /// Listens on `address` (the only address the policy allows) and accepts one peer.

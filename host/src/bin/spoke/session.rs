@@ -162,6 +162,19 @@ fn hint(e: &HandshakeError, role: Role) -> &'static str {
     }
 }
 
+/// Runs the handshake that `args` (and, on a server, `server`) describe.
+pub async fn upgrade(
+    instance: &mut Instance,
+    flow: Flow,
+    role: Role,
+    args: &PasswordArgs,
+    server: Option<&ServerArgs>,
+    password: &Zeroizing<Vec<u8>>,
+) -> Result<Flow> {
+    let cfg = config(args, server)?;
+    secure(instance, flow, role, args, password, &cfg).await
+}
+
 /// "server-to-client/client-to-server" cipher names of a flow.
 pub async fn describe_ciphers(instance: &mut Instance, flow: &Flow) -> String {
     match instance.ciphers(flow).await {
