@@ -22,6 +22,7 @@ mod bindings {
 mod combinators;
 mod errors;
 mod flow;
+mod inbox;
 mod listener;
 mod secure;
 mod tcp;

@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 
 use wasi::clocks::monotonic_clock;
-use wasi::io::poll::Pollable;
+use wasi::io::poll::{Pollable, poll};
 use wasi::io::streams::{InputStream, OutputStream};
 use wasi::sockets::instance_network::instance_network;
 use wasi::sockets::ip_name_lookup::resolve_addresses;
@@ -19,6 +19,7 @@ use wasi::sockets::tcp_create_socket::create_tcp_socket;
 
 use super::bindings::exports::spoke::flow::types::{Error, WriteError};
 use super::errors;
+use super::inbox::Inbox;
 
 /// What a later read returns.
 enum ReadSide {
@@ -64,9 +65,10 @@ pub struct TcpFlow {
     /// The addresses, read once when connected: the host may refuse to
     /// report the peer's once the connection is shut down.
     addresses: (Option<IpSocketAddress>, Option<IpSocketAddress>),
-    /// Bytes `subscribe` read while checking readiness, returned by the
-    /// next `read` before anything else.
-    peeked: Vec<u8>,
+    /// Bytes received but not yet read: what `subscribe` read while
+    /// checking readiness, and what a blocked write drained (at most
+    /// [`INBOX_LIMIT`]); reads return them before anything else.
+    peeked: Inbox,
     read: ReadSide,
     write: WriteSide,
 }
@@ -86,7 +88,7 @@ impl TcpFlow {
             retired: None,
             lent_pollable: false,
             addresses: (socket_local.ok(), socket_remote.ok()),
-            peeked: Vec::new(),
+            peeked: Inbox::default(),
             read: ReadSide::Open,
             write: WriteSide::Open,
         }
@@ -97,10 +99,8 @@ impl TcpFlow {
         if self.handles.is_none() {
             return Err(errors::closed_flow());
         }
-        if !self.peeked.is_empty() {
-            let n = self.peeked.len().min(max.max(1) as usize);
-            let rest = self.peeked.split_off(n);
-            return Ok(Some(std::mem::replace(&mut self.peeked, rest)));
+        if let Some(data) = self.peeked.pop(max as usize) {
+            return Ok(Some(data));
         }
         match &self.read {
             ReadSide::Open => {}
@@ -133,32 +133,104 @@ impl TcpFlow {
     }
 
     /// Writes every byte of `data`.
+    ///
+    /// While the stream accepts nothing, the write also takes in what the
+    /// peer sends (up to [`INBOX_LIMIT`] held), for later reads: a peer that
+    /// writes a lot before it reads, while we do the same, then never
+    /// waits on us forever. End-of-stream or an error seen meanwhile is
+    /// returned by the reads after those bytes.
     pub fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
         self.writable()?;
         if data.is_empty() {
             return Ok(());
         }
-        let r = match &mut self.handles {
-            Some(h) => write_all(h, data),
-            None => Err(WriteError::Closed),
-        };
+        let r = self.write_all(data);
         self.note_write(r)
     }
 
-    /// Writes each buffer in order.
+    /// Writes each buffer in order, like [`TcpFlow::write`].
     pub fn writev(&mut self, data: &[Vec<u8>]) -> Result<(), WriteError> {
         self.writable()?;
-        let Some(h) = &mut self.handles else {
-            return Err(WriteError::Closed);
-        };
         let mut r = Ok(());
         for chunk in data.iter().filter(|c| !c.is_empty()) {
-            r = write_all(h, chunk);
+            r = self.write_all(chunk);
             if r.is_err() {
                 break;
             }
         }
         self.note_write(r)
+    }
+
+    /// Writes all of `data`, in pieces no larger than each permit.
+    fn write_all(&mut self, mut data: &[u8]) -> Result<(), WriteError> {
+        while !data.is_empty() {
+            let Some(h) = &self.handles else {
+                return Err(WriteError::Closed);
+            };
+            let permit = h.output.check_write().map_err(errors::from_write)?;
+            if permit == 0 {
+                self.wait_writable();
+                continue;
+            }
+            let n = usize::try_from(permit)
+                .unwrap_or(usize::MAX)
+                .min(data.len());
+            let (now, rest) = data.split_at(n);
+            h.output.write(now).map_err(errors::from_write)?;
+            data = rest;
+        }
+        Ok(())
+    }
+
+    /// Flushes and waits until the stream has handed every byte to the host.
+    fn drain(&mut self) -> Result<(), WriteError> {
+        let Some(h) = &self.handles else {
+            return Err(WriteError::Closed);
+        };
+        h.output.flush().map_err(errors::from_write)?;
+        loop {
+            let Some(h) = &self.handles else {
+                return Err(WriteError::Closed);
+            };
+            if h.output.check_write().map_err(errors::from_write)? != 0 {
+                return Ok(());
+            }
+            self.wait_writable();
+        }
+    }
+
+    /// Blocks until the output stream is writable (or failed), taking in
+    /// what arrives on the input stream meanwhile while the inbox has room
+    /// and the read side is open.
+    fn wait_writable(&mut self) {
+        let drain = matches!(self.read, ReadSide::Open) && self.peeked.len() < INBOX_LIMIT;
+        let Some(h) = &mut self.handles else { return };
+        if h.writable.is_none() {
+            h.writable = Some(h.output.subscribe());
+        }
+        if drain && h.readable.is_none() {
+            h.readable = Some(h.input.subscribe());
+        }
+        let (Some(writable), readable) = (&h.writable, &h.readable) else {
+            return;
+        };
+        let readable = match readable {
+            Some(r) if drain => r,
+            _ => return writable.block(),
+        };
+        if !poll(&[writable, readable]).contains(&1) {
+            return;
+        }
+        // Ready may be stale: a read that finds nothing clears it.
+        match h.input.read(CHUNK) {
+            Ok(data) => self.peeked.push(data),
+            Err(e) => {
+                self.read = match errors::from_read(e) {
+                    None => ReadSide::Ended,
+                    Some(e) => ReadSide::Failed(e),
+                }
+            }
+        }
     }
 
     /// Fails if writes are no longer possible.
@@ -195,11 +267,13 @@ impl TcpFlow {
             WriteSide::Shut | WriteSide::Failed(WriteError::Closed) => return Ok(()),
             WriteSide::Failed(e) => return Err(e.clone()),
         }
-        let Some(h) = &mut self.handles else {
+        if self.handles.is_none() {
             return Ok(());
-        };
-        let r = drain(h).map(|()| {
-            let _ = h.socket.shutdown(ShutdownType::Send);
+        }
+        let r = self.drain().map(|()| {
+            if let Some(h) = &self.handles {
+                let _ = h.socket.shutdown(ShutdownType::Send);
+            }
         });
         self.write = match &r {
             Ok(()) | Err(WriteError::Closed) => WriteSide::Shut,
@@ -282,7 +356,7 @@ impl TcpFlow {
         }
         let Some(h) = &self.handles else { return };
         match h.input.read(CHUNK) {
-            Ok(data) => self.peeked = data,
+            Ok(data) => self.peeked.push(data),
             Err(e) => {
                 self.read = match errors::from_read(e) {
                     None => ReadSide::Ended,
@@ -382,8 +456,7 @@ impl TcpFlow {
         dst: &mut TcpFlow,
         mut moved: impl FnMut(u64),
     ) -> Result<(), SpliceError> {
-        if !self.peeked.is_empty() {
-            let data = std::mem::take(&mut self.peeked);
+        for data in self.peeked.take_all() {
             dst.write(&data).map_err(SpliceError::Write)?;
             moved(data.len() as u64);
         }
@@ -433,6 +506,12 @@ impl TcpFlow {
 /// How much one splice moves at most: the host's cap on a read and a permit.
 const CHUNK: u64 = 64 * 1024;
 
+/// The most a flow holds of what it received while a write waited: 64 MiB.
+/// Past that a write waits without reading, as a native program's would,
+/// so a peer that sends more than this (plus the sockets' buffers) before
+/// it reads anything, while we write, blocks both ends.
+pub const INBOX_LIMIT: usize = 64 << 20;
+
 /// Blocks on a pollable made by `prepare_waits`.
 fn wait(p: &Option<Pollable>) {
     if let Some(p) = p {
@@ -449,40 +528,6 @@ impl Drop for TcpFlow {
 /// A pollable that is already ready.
 pub fn ready_now() -> Pollable {
     monotonic_clock::subscribe_duration(0)
-}
-
-/// Writes all of `data`, in pieces no larger than each permit.
-fn write_all(h: &mut Handles, mut data: &[u8]) -> Result<(), WriteError> {
-    while !data.is_empty() {
-        let permit = h.output.check_write().map_err(errors::from_write)?;
-        if permit == 0 {
-            wait_writable(h);
-            continue;
-        }
-        let n = usize::try_from(permit)
-            .unwrap_or(usize::MAX)
-            .min(data.len());
-        let (now, rest) = data.split_at(n);
-        h.output.write(now).map_err(errors::from_write)?;
-        data = rest;
-    }
-    Ok(())
-}
-
-/// Flushes and waits until the stream has handed every byte to the host.
-fn drain(h: &mut Handles) -> Result<(), WriteError> {
-    h.output.flush().map_err(errors::from_write)?;
-    while h.output.check_write().map_err(errors::from_write)? == 0 {
-        wait_writable(h);
-    }
-    Ok(())
-}
-
-/// Blocks until the output stream is writable (or failed).
-fn wait_writable(h: &mut Handles) {
-    h.writable
-        .get_or_insert_with(|| h.output.subscribe())
-        .block();
 }
 
 /// Connects to `host:port`: an IP literal directly, a name through
