@@ -11,10 +11,11 @@ use wasi::io::poll::{Pollable, poll};
 use super::bindings::exports::spoke::flow::combinators::{CopyError, Direction, Stats};
 use super::bindings::exports::spoke::flow::types::ShutdownMode;
 use super::flow::Conn;
+use super::pipe::{Sink, Source};
 use super::tcp::SpliceError;
 
 /// How much one read asks for: the most a `wasi:io` stream returns at once.
-const CHUNK: u32 = 64 * 1024;
+pub(crate) const CHUNK: u32 = 64 * 1024;
 
 /// Empty statistics.
 pub fn no_stats() -> Stats {
@@ -90,8 +91,9 @@ enum Phase {
     Done,
 }
 
-/// One direction of a proxy.
-struct Leg {
+/// One direction of a proxy (or of a `pipe`: any [`Source`] to any
+/// [`Sink`]).
+pub(crate) struct Leg {
     phase: Phase,
     pending: Vec<u8>,
     written: usize,
@@ -100,7 +102,7 @@ struct Leg {
 }
 
 impl Leg {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Leg {
             phase: Phase::Reading,
             pending: Vec::new(),
@@ -112,7 +114,11 @@ impl Leg {
 
     /// What this leg waits on, as `Some(None)` when it can act now and
     /// `None` when it is done.
-    fn wait<'a>(&self, src: &'a Conn, dst: &'a Conn) -> Option<Option<&'a Pollable>> {
+    pub(crate) fn wait<'a>(
+        &self,
+        src: &'a impl Source,
+        dst: &'a impl Sink,
+    ) -> Option<Option<&'a Pollable>> {
         match self.phase {
             Phase::Reading => Some(src.read_wait()),
             Phase::Writing => Some(dst.write_wait()),
@@ -121,7 +127,7 @@ impl Leg {
     }
 
     /// Makes one step of progress; `start` is when the proxy began.
-    fn step(&mut self, src: &mut Conn, dst: &mut Conn, start: u64) {
+    pub(crate) fn step(&mut self, src: &mut impl Source, dst: &mut impl Sink, start: u64) {
         if let Phase::Reading = self.phase {
             // A pollable may be ready while a read would still block (a
             // stale readiness, or half a record): never block here.
@@ -176,7 +182,7 @@ impl Leg {
         self.stats.duration_ns = monotonic_clock::now().saturating_sub(start);
     }
 
-    fn into_direction(self) -> Direction {
+    pub(crate) fn into_direction(self) -> Direction {
         Direction {
             stats: self.stats,
             error: self.error,

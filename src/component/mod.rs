@@ -24,6 +24,7 @@ mod errors;
 mod flow;
 mod inbox;
 mod listener;
+mod pipe;
 mod secure;
 mod tcp;
 
@@ -38,6 +39,7 @@ use bindings::exports::spoke::flow::types::{
     self, Error, Flow, FlowBorrow, ShutdownMode, WriteError,
 };
 use wasi::io::poll::Pollable;
+use wasi::io::streams::{InputStream, OutputStream};
 use wasi::sockets::network::IpSocketAddress;
 
 use flow::{Conn, FlowResource};
@@ -226,5 +228,38 @@ impl combinators_api::Guest for Component {
             (Ok(mut ca), Ok(mut cb)) => combinators::proxy(&mut ca, &mut cb),
             (Err(e), _) | (_, Err(e)) => (failed(&e), failed(&e)),
         }
+    }
+
+    fn pipe(
+        f: FlowBorrow<'_>,
+        input: &InputStream,
+        output: &OutputStream,
+    ) -> (Direction, Direction) {
+        match f.get::<FlowResource>().borrow() {
+            Ok(mut conn) => pipe::pipe(&mut conn, input, output),
+            Err(e) => {
+                let failed = || Direction {
+                    stats: combinators::no_stats(),
+                    error: Some(CopyError::Read(e.clone())),
+                };
+                (failed(), failed())
+            }
+        }
+    }
+
+    fn copy_to_stream(src: FlowBorrow<'_>, dst: &OutputStream) -> Result<Stats, CopyError> {
+        let mut conn = src
+            .get::<FlowResource>()
+            .borrow()
+            .map_err(CopyError::Read)?;
+        pipe::copy_to_stream(&mut conn, dst)
+    }
+
+    fn copy_from_stream(src: &InputStream, dst: FlowBorrow<'_>) -> Result<Stats, CopyError> {
+        let mut conn = dst
+            .get::<FlowResource>()
+            .borrow()
+            .map_err(|e| CopyError::Write(WriteError::Error(e)))?;
+        pipe::copy_from_stream(src, &mut conn)
     }
 }
