@@ -27,4 +27,4 @@ pub mod net;
 pub mod secure;
 
 pub use bindings::spoke::flow::types::{Error, Flow, ShutdownMode, WriteError};
-pub use bindings::spoke::flow::{spoke, tcp, types};
+pub use bindings::spoke::flow::{combinators, spoke, tcp, types};

@@ -9,18 +9,19 @@
 //! network policy), optionally runs the client side of the Spoke handshake
 //! with the password held by the environment variable PASSWORD_ENV, then
 //! copies standard input to the flow and the flow to standard output at
-//! once, waiting on both with `wasi:io/poll`. At the end of standard input
-//! it shuts the flow's write side; it exits when the peer ends the flow.
-//! Exit status: 0 after the peer's end-of-stream, 1 on any error (reported
-//! on standard error in one line).
+//! once. At the end of standard input it shuts the flow's write side; it
+//! exits once that is done and the peer has ended the flow. The copying is
+//! Spoke's `pipe`: this component hands its standard streams to the Spoke
+//! component, and the bytes never pass through this one. `--read-size` is
+//! accepted for compatibility and has no effect (the host hands over at
+//! most 64 KiB at a time anyway).
+//! Exit status: 0 when both directions ended cleanly, 1 on any error
+//! (reported on standard error in one line).
 
-use spoke_app::io::{self, Input, Output};
+use spoke_app::io::{self, Output};
 use spoke_app::net;
 use spoke_app::secure::{Role, Secure};
-use spoke_app::{Flow, ShutdownMode, tcp};
-
-/// The largest read asked of the flow and of standard input by default.
-const DEFAULT_READ: u32 = 256 * 1024;
+use spoke_app::{Flow, combinators, tcp};
 
 struct SpokeCat;
 
@@ -42,7 +43,6 @@ struct Options {
     host: String,
     port: u16,
     secure: Secure,
-    read_size: u32,
 }
 
 const USAGE: &str = "usage: spoke-cat HOST PORT [--secure PASSWORD_ENV] [--identity CLIENT,SERVER] [--compat] [--read-size BYTES]";
@@ -50,7 +50,6 @@ const USAGE: &str = "usage: spoke-cat HOST PORT [--secure PASSWORD_ENV] [--ident
 fn parse(args: Vec<String>) -> Result<Options, String> {
     let mut positional = Vec::new();
     let mut secure = Secure::new();
-    let mut read_size = DEFAULT_READ;
     let mut rest = args.into_iter();
     while let Some(arg) = rest.next() {
         if secure.parse(&arg, &mut rest)? {
@@ -59,8 +58,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
         match arg.as_str() {
             "--read-size" => {
                 let v = rest.next().ok_or("--read-size takes a number of bytes")?;
-                read_size = v
-                    .parse()
+                v.parse::<u32>()
                     .ok()
                     .filter(|n| *n > 0)
                     .ok_or(format!("--read-size: {v:?} is not a positive number"))?;
@@ -77,7 +75,6 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
         port: net::port(&port)?,
         host,
         secure,
-        read_size,
     })
 }
 
@@ -92,62 +89,32 @@ fn main() -> Result<(), String> {
         )
     })?;
     let flow = options.secure.wrap(flow, Role::Client)?;
-    let result = pump(&flow, options.read_size);
+    let result = pump(&flow);
     flow.close();
     result
 }
 
-/// Standard input to `flow` and `flow` to standard output until the peer
-/// ends the flow.
-fn pump(flow: &Flow, read_size: u32) -> Result<(), String> {
-    let stdin = Input::stdin();
-    let stdout = Output::stdout();
-    let mut stdin_open = true;
-    loop {
-        // Subscribed afresh each round: a flow's pollable tells whether a
-        // read would block at the time it was made.
-        let readable = flow.subscribe();
-        if !readable.ready() {
-            // About to wait: let what was printed go out first.
-            stdout
-                .start_flush()
-                .map_err(|e| format!("writing standard output: {e}"))?;
-        }
-        let ready = if stdin_open {
-            io::wait(&[&readable, stdin.pollable()])
-        } else {
-            vec![0]
-        };
-        drop(readable);
-        if ready.contains(&0) {
-            match flow
-                .read(read_size)
-                .map_err(|e| format!("reading: {}", net::error(&e)))?
-            {
-                Some(data) => stdout
-                    .write_all(&data)
-                    .map_err(|e| format!("writing standard output: {e}"))?,
-                None => break,
-            }
-        }
-        if stdin_open && ready.contains(&1) {
-            match stdin
-                .read(u64::from(read_size))
-                .map_err(|e| format!("reading standard input: {e}"))?
-            {
-                Some(data) if data.is_empty() => {}
-                Some(data) => flow
-                    .write(&data)
-                    .map_err(|e| format!("writing: {}", net::write_error(&e)))?,
-                None => {
-                    stdin_open = false;
-                    flow.shutdown(ShutdownMode::Write)
-                        .map_err(|e| format!("shutting down: {}", net::write_error(&e)))?;
-                }
-            }
-        }
+/// Standard input to `flow` and `flow` to standard output until both have
+/// ended, by Spoke's `pipe`: the streams are handed to the Spoke component,
+/// which moves the bytes between them and the flow itself, so they never
+/// enter this component's memory (nor cross between the two).
+fn pump(flow: &Flow) -> Result<(), String> {
+    let stdin = wasi::cli::stdin::get_stdin();
+    let stdout = wasi::cli::stdout::get_stdout();
+    let (sent, received) = combinators::pipe(flow, &stdin, &stdout);
+    if let Some(e) = received.error {
+        return Err(copy_error("receiving", &e));
     }
-    stdout
-        .flush()
-        .map_err(|e| format!("writing standard output: {e}"))
+    if let Some(e) = sent.error {
+        return Err(copy_error("sending", &e));
+    }
+    Ok(())
+}
+
+/// One direction's failure as one line.
+fn copy_error(what: &str, e: &combinators::CopyError) -> String {
+    match e {
+        combinators::CopyError::Read(e) => format!("{what}: reading: {}", net::error(e)),
+        combinators::CopyError::Write(e) => format!("{what}: writing: {}", net::write_error(e)),
+    }
 }
