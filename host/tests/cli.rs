@@ -191,8 +191,11 @@ fn an_interrupted_transfer_leaves_no_file() {
 fn secure_netcat_carries_both_directions_and_half_closes() {
     let dir = scratch("netcat");
     let pw = write_password(&dir, "pw", "netcat");
-    let from_listener = payload(4 << 20, 11);
-    let from_connector = payload(4 << 20, 13);
+    // 50 MB each way, both ends writing at once: far more than the sockets
+    // buffer, so each end must take in the other's bytes while its own
+    // write waits, or both wait forever.
+    let from_listener = payload(50_000_000, 11);
+    let from_connector = payload(50_000_000, 13);
     std::fs::write(dir.join("a"), &from_listener).unwrap();
 
     let mut listen = spoke(
