@@ -7,6 +7,8 @@
 //! - `component` (only on `wasm32`) is the guest component: the
 //!   `spoke:flow` exports over `wasi:sockets`, a thin edge around the core.
 
+#![warn(missing_docs)]
+
 pub mod chacha;
 pub mod protocol;
 

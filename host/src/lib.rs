@@ -57,6 +57,8 @@
 //! awaited to completion: cancelling one in the middle of a guest call makes
 //! the instance unusable.
 
+#![warn(missing_docs)]
+
 mod bindings;
 mod command;
 mod error;
