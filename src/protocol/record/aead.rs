@@ -3,7 +3,12 @@
 //! Owns: `nonce = nonce_base XOR (0^4 || u64be(seq))` and in-place,
 //! detached-tag sealing and opening with the three AEADs. Must never copy
 //! record bytes, and never outlive its keys (they are wiped on drop).
+//!
+//! AES-GCM comes from the aead 0.6 generation (`aes-gcm` 0.11, whose soft
+//! AES and POLYVAL use 64-bit words inside wasm); AES-CCM and
+//! ChaCha20-Poly1305 implement the aead 0.5 traits.
 
+use aes_gcm::aead::{AeadInOut, KeyInit as KeyInit06};
 use chacha20poly1305::aead::{AeadInPlace, KeyInit, generic_array::GenericArray};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -56,11 +61,12 @@ impl ZeroizeOnDrop for Protection {}
 impl Protection {
     /// `key = k[0..32)`, `nonce_base = k[32..44)`; bytes 44..64 are unused.
     pub(crate) fn new(cipher: Cipher, k: &[u8; 64]) -> Self {
-        let key = GenericArray::from_slice(&k[..32]);
+        // The first 32 bytes of a 64-byte block: cannot fail.
+        let key: &[u8; 32] = k.first_chunk().expect("64-byte key block");
         let algorithm = match cipher {
-            Cipher::Aes256Gcm => Algorithm::Gcm(Box::new(Gcm::new(key))),
-            Cipher::Aes256Ccm => Algorithm::Ccm(Box::new(Ccm16::new(key))),
-            Cipher::ChaCha20Poly1305 => Algorithm::ChaCha(Box::new(ChaCha::new(key))),
+            Cipher::Aes256Gcm => Algorithm::Gcm(Box::new(<Gcm as KeyInit06>::new(key.into()))),
+            Cipher::Aes256Ccm => Algorithm::Ccm(Box::new(Ccm16::new(key.into()))),
+            Cipher::ChaCha20Poly1305 => Algorithm::ChaCha(Box::new(ChaCha::new(key.into()))),
         };
         let mut nonce_base = [0u8; 12];
         nonce_base.copy_from_slice(&k[32..44]);
@@ -81,14 +87,22 @@ impl Protection {
     /// Encrypts `buf` in place and returns the tag.
     pub(crate) fn seal(&self, seq: u64, adata: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
         let nonce = self.nonce(seq);
-        let nonce = GenericArray::from_slice(&nonce);
-        let tag = match &self.algorithm {
-            Algorithm::Gcm(a) => a.encrypt_in_place_detached(nonce, adata, buf),
-            Algorithm::Ccm(a) => a.encrypt_in_place_detached(nonce, adata, buf),
-            Algorithm::ChaCha(a) => a.encrypt_in_place_detached(nonce, adata, buf),
+        let tag: Option<[u8; TAG_LEN]> = match &self.algorithm {
+            Algorithm::Gcm(a) => a
+                .encrypt_inout_detached(&nonce.into(), adata, buf.into())
+                .ok()
+                .map(Into::into),
+            Algorithm::Ccm(a) => a
+                .encrypt_in_place_detached(GenericArray::from_slice(&nonce), adata, buf)
+                .ok()
+                .map(Into::into),
+            Algorithm::ChaCha(a) => a
+                .encrypt_in_place_detached(GenericArray::from_slice(&nonce), adata, buf)
+                .ok()
+                .map(Into::into),
         };
         // Only length limits (far above a record's 65517 bytes) can fail.
-        tag.map(Into::into).unwrap_or([0; TAG_LEN])
+        tag.unwrap_or([0; TAG_LEN])
     }
 
     /// Decrypts `buf` in place if `tag` verifies.
@@ -100,14 +114,31 @@ impl Protection {
         tag: &[u8],
     ) -> Result<(), BadTag> {
         let nonce = self.nonce(seq);
-        let nonce = GenericArray::from_slice(&nonce);
-        let tag = GenericArray::from_slice(tag);
-        match &self.algorithm {
-            Algorithm::Gcm(a) => a.decrypt_in_place_detached(nonce, adata, buf, tag),
-            Algorithm::Ccm(a) => a.decrypt_in_place_detached(nonce, adata, buf, tag),
-            Algorithm::ChaCha(a) => a.decrypt_in_place_detached(nonce, adata, buf, tag),
-        }
-        .map_err(|_| BadTag)
+        let Ok(tag) = <&[u8; TAG_LEN]>::try_from(tag) else {
+            return Err(BadTag);
+        };
+        let ok = match &self.algorithm {
+            Algorithm::Gcm(a) => a
+                .decrypt_inout_detached(&nonce.into(), adata, buf.into(), tag.into())
+                .is_ok(),
+            Algorithm::Ccm(a) => a
+                .decrypt_in_place_detached(
+                    GenericArray::from_slice(&nonce),
+                    adata,
+                    buf,
+                    GenericArray::from_slice(tag),
+                )
+                .is_ok(),
+            Algorithm::ChaCha(a) => a
+                .decrypt_in_place_detached(
+                    GenericArray::from_slice(&nonce),
+                    adata,
+                    buf,
+                    GenericArray::from_slice(tag),
+                )
+                .is_ok(),
+        };
+        if ok { Ok(()) } else { Err(BadTag) }
     }
 }
 
@@ -122,6 +153,7 @@ mod tests {
         wiped_on_drop::<Protection>();
         wiped_on_drop::<ChaCha>();
         wiped_on_drop::<aes::Aes256>();
+        wiped_on_drop::<Gcm>();
     }
 
     #[test]
