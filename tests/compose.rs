@@ -518,3 +518,124 @@ async fn a_flow_is_readable_only_when_a_read_would_not_block() {
     );
     assert_eq!(instance.read(&flow, 1024).await.unwrap(), None);
 }
+
+// ---- spoke-cat's pipe over an encrypted flow ----------------------------
+
+/// The password both ends of the encrypted tests share (spoke-cat reads it
+/// from this environment variable).
+const PASSWORD: &str = "correct horse battery staple";
+const PASSWORD_ENV: &str = "SPOKE_TEST_PASSWORD";
+/// How much each side sends in the encrypted tests.
+const EACH_WAY: usize = 8 << 20;
+
+/// Which side ends its direction first.
+#[derive(Clone, Copy, Debug)]
+enum First {
+    /// The native peer sends everything and half-closes before it reads.
+    Peer,
+    /// The native peer reads to spoke-cat's end before it sends anything.
+    Cat,
+}
+
+/// A native Spoke server (version 2, spoke-cat's default identities) on
+/// 127.0.0.1 that sends `ours` and receives everything, in the order
+/// `first` says, half-closing after sending (close marker, then FIN);
+/// returns what it received.
+fn native_secure_peer(
+    first: First,
+    ours: Vec<u8>,
+) -> (
+    SocketAddr,
+    std::thread::JoinHandle<std::io::Result<Vec<u8>>>,
+) {
+    use spoke::protocol::{Config, Identities};
+    use spoke_host::native::SecureStream;
+    use std::io::{Read, Write};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        let (sock, _) = listener.accept()?;
+        let ids = Identities {
+            client: b"spoke-client".to_vec(),
+            server: b"spoke-server".to_vec(),
+        };
+        let (mut r, mut w) =
+            SecureStream::server(sock, &Config::default(), ids, PASSWORD.as_bytes())
+                .map_err(std::io::Error::other)?
+                .split();
+        let mut got = Vec::new();
+        match first {
+            First::Peer => {
+                w.write_all(&ours)?;
+                w.shutdown_write()?;
+                r.read_to_end(&mut got)?;
+            }
+            First::Cat => {
+                r.read_to_end(&mut got)?;
+                w.write_all(&ours)?;
+                w.shutdown_write()?;
+            }
+        }
+        Ok(got)
+    });
+    (addr, peer)
+}
+
+/// spoke-cat `--secure` against `native_secure_peer(first, ...)`, 8 MiB each
+/// way: both arrive intact and spoke-cat exits cleanly.
+async fn spoke_cat_pipes_an_encrypted_flow(first: First) {
+    let (upload, download) = (pattern(EACH_WAY), pattern(EACH_WAY + 7)[7..].to_vec());
+    let (addr, peer) = native_secure_peer(first, download.clone());
+    let args = [
+        "spoke-cat",
+        &addr.ip().to_string(),
+        &addr.port().to_string(),
+        "--secure",
+        PASSWORD_ENV,
+    ]
+    .map(String::from);
+    let invocation = Invocation::new(&args)
+        .policy(NetworkPolicy::deny_all().allow_connect(addr))
+        .env(PASSWORD_ENV, PASSWORD)
+        .stdin(std::io::Cursor::new(upload.clone()));
+    let (exit, stdout, stderr) = run_captured(spoke_cat(), invocation).await;
+    assert_eq!(
+        exit,
+        CommandExit {
+            code: 0,
+            denied: None
+        },
+        "{first:?} first: {stderr}"
+    );
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_eq!(
+        stdout.len(),
+        download.len(),
+        "{first:?} first: bytes printed"
+    );
+    assert!(
+        stdout == download,
+        "{first:?} first: the peer's bytes, in order"
+    );
+    let received = tokio::task::spawn_blocking(move || peer.join())
+        .await
+        .unwrap()
+        .expect("the peer does not panic")
+        .expect("the peer's flow ends with the authenticated close marker");
+    assert_eq!(received.len(), upload.len(), "{first:?} first: bytes sent");
+    assert!(
+        received == upload,
+        "{first:?} first: standard input, in order"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoke_cat_pipes_an_encrypted_flow_when_the_peer_ends_first() {
+    spoke_cat_pipes_an_encrypted_flow(First::Peer).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoke_cat_pipes_an_encrypted_flow_when_its_input_ends_first() {
+    spoke_cat_pipes_an_encrypted_flow(First::Cat).await;
+}

@@ -7,11 +7,12 @@
 //!
 //! - **download**: a native peer sends N MiB and closes. *Direct*: the host
 //!   reads the flow with `Instance::read`. *Composed*: `spoke-cat` (composed
-//!   with the Spoke component, run by `CommandComponent`) reads the flow and
-//!   writes it to its standard output, which the host counts.
+//!   with the Spoke component, run by `CommandComponent`) hands its standard
+//!   streams to Spoke's `pipe`, which copies the flow to standard output,
+//!   which the host counts.
 //! - **upload**: the host has N MiB to send and a native peer counts them.
 //!   *Direct*: `Instance::write`. *Composed*: `spoke-cat`'s standard input
-//!   yields the bytes and it writes them to the flow.
+//!   yields the bytes and `pipe` writes them to the flow.
 //!
 //! Each figure is timed from the peer's accept to the last byte arriving,
 //! so compiling and instantiating are not counted; medians of the runs, in

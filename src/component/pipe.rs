@@ -239,11 +239,20 @@ fn drive(
                     list.push(p);
                     list.len() - 1
                 });
-                // About to wait: let what was written go out first.
-                if let Some(o) = &output {
-                    o.start_flush();
+                // Only when nothing is ready: a flush makes the stream take
+                // nothing more until it is done, so flushing while data
+                // keeps coming would serialise the reads and the writes.
+                let mut ready: Vec<u32> = (0u32..)
+                    .zip(&list)
+                    .filter_map(|(i, p)| p.ready().then_some(i))
+                    .collect();
+                if ready.is_empty() {
+                    // About to wait: let what was written go out first.
+                    if let Some(o) = &output {
+                        o.start_flush();
+                    }
+                    ready = poll(&list);
                 }
-                let ready = poll(&list);
                 let hit = |i: Option<usize>| i.is_some_and(|i| ready.contains(&(i as u32)));
                 (hit(i_in), hit(i_out))
             }
