@@ -472,34 +472,74 @@ impl TcpFlow {
         let (Some(src), Some(out)) = (&self.handles, &dst.handles) else {
             return Err(SpliceError::Write(WriteError::Closed));
         };
-        // `splice` checks the permit, reads what is there and writes it.
-        // It reports either side's failure the same way; the output's
-        // state, which stays failed, tells them apart.
-        let failure = loop {
-            match out.output.splice(&src.input, CHUNK) {
-                Ok(0) => match out.output.check_write() {
-                    Ok(0) => wait(&out.writable),
-                    Ok(_) => wait(&src.readable),
-                    Err(e) => break SpliceError::Write(errors::from_write(e)),
-                },
-                Ok(n) => moved(n),
-                Err(e) => match out.output.check_write() {
-                    Err(w) => break SpliceError::Write(errors::from_write(w)),
-                    Ok(_) => match errors::from_read(e) {
-                        None => {
-                            self.read = ReadSide::Ended;
-                            return Ok(());
-                        }
-                        Some(e) => break SpliceError::Read(e),
-                    },
-                },
-            }
-        };
-        match &failure {
-            SpliceError::Read(e) => self.read = ReadSide::Failed(e.clone()),
-            SpliceError::Write(e) => dst.write = WriteSide::Failed(e.clone()),
+        let r = splice_all(src, out, &mut moved);
+        match &r {
+            Ok(()) => self.read = ReadSide::Ended,
+            Err(SpliceError::Read(e)) => self.read = ReadSide::Failed(e.clone()),
+            Err(SpliceError::Write(e)) => dst.write = WriteSide::Failed(e.clone()),
         }
-        Err(failure)
+        r
+    }
+
+    /// Sends back everything `self` receives until end-of-stream (an
+    /// echo of the peer), inside the host like [`TcpFlow::splice_to`].
+    /// Does not shut the write side.
+    pub fn splice_echo(&mut self, mut moved: impl FnMut(u64)) -> Result<(), SpliceError> {
+        // A write may take in more, so what is held is taken one piece
+        // at a time until none is left.
+        while let Some(data) = self.peeked.pop(CHUNK as usize) {
+            self.write(&data).map_err(SpliceError::Write)?;
+            moved(data.len() as u64);
+        }
+        match &self.read {
+            ReadSide::Open if self.handles.is_some() => {}
+            ReadSide::Open => return Err(SpliceError::Read(errors::closed_flow())),
+            ReadSide::Ended => return Ok(()),
+            ReadSide::Failed(e) => return Err(SpliceError::Read(e.clone())),
+        }
+        self.writable().map_err(SpliceError::Write)?;
+        self.prepare_waits();
+        let Some(h) = &self.handles else {
+            return Err(SpliceError::Read(errors::closed_flow()));
+        };
+        let r = splice_all(h, h, &mut moved);
+        match &r {
+            Ok(()) => self.read = ReadSide::Ended,
+            Err(SpliceError::Read(e)) => self.read = ReadSide::Failed(e.clone()),
+            Err(SpliceError::Write(e)) => self.write = WriteSide::Failed(e.clone()),
+        }
+        r
+    }
+}
+
+/// Moves `src`'s input to `out`'s output inside the host until the input
+/// ends (`Ok`) or either side fails. Both need `prepare_waits` first.
+fn splice_all(
+    src: &Handles,
+    out: &Handles,
+    moved: &mut impl FnMut(u64),
+) -> Result<(), SpliceError> {
+    // `splice` checks the permit, reads what is there and writes it. It
+    // reports either side's failure the same way; the output's state,
+    // which stays failed, tells them apart.
+    loop {
+        match out.output.splice(&src.input, CHUNK) {
+            Ok(0) => match out.output.check_write() {
+                Ok(0) => wait(&out.writable),
+                Ok(_) => wait(&src.readable),
+                Err(e) => return Err(SpliceError::Write(errors::from_write(e))),
+            },
+            Ok(n) => moved(n),
+            Err(e) => match out.output.check_write() {
+                Err(w) => return Err(SpliceError::Write(errors::from_write(w))),
+                Ok(_) => {
+                    return match errors::from_read(e) {
+                        None => Ok(()),
+                        Some(e) => Err(SpliceError::Read(e)),
+                    };
+                }
+            },
+        }
     }
 }
 
