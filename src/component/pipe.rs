@@ -267,10 +267,10 @@ fn drive(
     let mut outbound = outbound.map(Leg::into_direction);
     if let Some(o) = output.as_mut() {
         let flushed = o.finish();
-        if let (Err(e), Some(d)) = (flushed, outbound.as_mut()) {
-            if d.error.is_none() {
-                d.error = Some(CopyError::Write(e));
-            }
+        if let (Err(e), Some(d)) = (flushed, outbound.as_mut())
+            && d.error.is_none()
+        {
+            d.error = Some(CopyError::Write(e));
         }
     }
     (inbound.map(Leg::into_direction), outbound)
