@@ -157,6 +157,40 @@ mod tests {
     }
 
     #[test]
+    fn each_cipher_opens_what_it_sealed_and_refuses_a_bad_or_short_tag() {
+        let k = [7u8; 64];
+        for cipher in [
+            Cipher::Aes256Gcm,
+            Cipher::Aes256Ccm,
+            Cipher::ChaCha20Poly1305,
+        ] {
+            let p = Protection::new(cipher, &k);
+            let plain = b"attack at dawn, or a bit later".to_vec();
+            let mut sealed = plain.clone();
+            let tag = p.seal(9, b"ad", &mut sealed);
+            assert_ne!(sealed, plain, "{cipher:?}");
+            let mut flipped = tag;
+            flipped[15] ^= 1;
+            let refusals: [(u64, &[u8], &[u8]); 4] = [
+                (9, b"ad", &flipped),
+                (9, b"ad", &tag[..15]),
+                (9, b"ae", &tag),
+                (10, b"ad", &tag),
+            ];
+            for (seq, adata, tag) in refusals {
+                let mut buf = sealed.clone();
+                assert!(p.open(seq, adata, &mut buf, tag).is_err(), "{cipher:?}");
+                // The crates differ (CCM wipes, GCM leaves the ciphertext);
+                // none hands out the plaintext of a refused record.
+                assert_ne!(buf, plain, "{cipher:?}");
+            }
+            let mut buf = sealed;
+            assert!(p.open(9, b"ad", &mut buf, &tag).is_ok(), "{cipher:?}");
+            assert_eq!(buf, plain, "{cipher:?}");
+        }
+    }
+
+    #[test]
     fn nonce_is_base_xor_big_endian_sequence() {
         let mut k = [0u8; 64];
         k[32..44].copy_from_slice(&[0xff; 12]);
