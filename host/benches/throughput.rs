@@ -2,7 +2,8 @@
 //! ratios against baselines measured in the same run, on this machine.
 //!
 //! `cargo bench -p spoke-host --bench throughput` (set `SPOKE_BENCH_MB` to
-//! change the echo size, 256 by default).
+//! change the echo size, 256 by default; `SPOKE_BENCH_ONLY` to repeat one
+//! path alone, for profiling).
 //!
 //! - plain echo over loopback: (a) native std sockets, (b) the host driving
 //!   the component's `flow` exports, (c) a copy loop inside the guest;
@@ -422,6 +423,31 @@ fn main() {
         let t = Instant::now();
         let spoke = Spoke::new().expect("load the component");
         println!("compile the component: {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
+
+        // One path alone, repeated, for profiling or for ratios on a busy
+        // machine: SPOKE_BENCH_ONLY=proxied|driven|copy|host|plain (plain:
+        // (a), (b) and (c) in turn, each round).
+        if let Ok(only) = std::env::var("SPOKE_BENCH_ONLY") {
+            let c = CoreCipher::ChaCha20Poly1305;
+            for _ in 0..5 {
+                if only == "plain" {
+                    let a = mbps(data.len(), native_plain(data));
+                    let b = mbps(data.len(), component_driven(&spoke, data).await);
+                    let c = mbps(data.len(), component_copy(&spoke, data).await);
+                    println!("(a) {a:.0}  (b) {b:.0} {:.2}  (c) {c:.0} {:.2}", b / a, c / a);
+                    continue;
+                }
+                let d = match only.as_str() {
+                    "proxied" => component_secure_proxied(&spoke, c, data).await,
+                    "driven" => component_secure(&spoke, c, data).await.1,
+                    "copy" => component_copy(&spoke, data).await,
+                    "host" => component_driven(&spoke, data).await,
+                    other => panic!("SPOKE_BENCH_ONLY: unknown path {other}"),
+                };
+                println!("{only}: {:.0} MB/s", mbps(data.len(), d));
+            }
+            return;
+        }
 
         println!("\n== plain echo of {mb} MiB over loopback (MB/s of payload; ratios against native)");
         let a = mbps(data.len(), native_plain(data));
