@@ -519,7 +519,7 @@ async fn a_flow_is_readable_only_when_a_read_would_not_block() {
     assert_eq!(instance.read(&flow, 1024).await.unwrap(), None);
 }
 
-// ---- spoke-cat's pipe over an encrypted flow ----------------------------
+// ---- spoke-cat's pipe, plain (spliced by the host) and encrypted --------
 
 /// The password both ends of the encrypted tests share (spoke-cat reads it
 /// from this environment variable).
@@ -537,11 +537,12 @@ enum First {
     Cat,
 }
 
-/// A native Spoke server (version 2, spoke-cat's default identities) on
-/// 127.0.0.1 that sends `ours` and receives everything, in the order
-/// `first` says, half-closing after sending (close marker, then FIN);
-/// returns what it received.
-fn native_secure_peer(
+/// A native peer on 127.0.0.1, a Spoke server (version 2, spoke-cat's
+/// default identities) if `secure`, that sends `ours` and receives
+/// everything, in the order `first` says, half-closing after sending (close
+/// marker if secure, then FIN); returns what it received.
+fn native_peer(
+    secure: bool,
     first: First,
     ours: Vec<u8>,
 ) -> (
@@ -556,6 +557,19 @@ fn native_secure_peer(
     let addr = listener.local_addr().unwrap();
     let peer = std::thread::spawn(move || {
         let (sock, _) = listener.accept()?;
+        if !secure {
+            let (mut r, mut w) = (sock.try_clone()?, sock);
+            let mut got = Vec::new();
+            if let First::Cat = first {
+                r.read_to_end(&mut got)?;
+            }
+            w.write_all(&ours)?;
+            w.shutdown(std::net::Shutdown::Write)?;
+            if let First::Peer = first {
+                r.read_to_end(&mut got)?;
+            }
+            return Ok(got);
+        }
         let ids = Identities {
             client: b"spoke-client".to_vec(),
             server: b"spoke-server".to_vec(),
@@ -582,19 +596,20 @@ fn native_secure_peer(
     (addr, peer)
 }
 
-/// spoke-cat `--secure` against `native_secure_peer(first, ...)`, 8 MiB each
-/// way: both arrive intact and spoke-cat exits cleanly.
-async fn spoke_cat_pipes_an_encrypted_flow(first: First) {
+/// spoke-cat (with `--secure` if `secure`) against `native_peer(secure,
+/// first, ...)`, 8 MiB each way: both arrive intact and spoke-cat exits
+/// cleanly.
+async fn spoke_cat_pipes_a_flow(secure: bool, first: First) {
     let (upload, download) = (pattern(EACH_WAY), pattern(EACH_WAY + 7)[7..].to_vec());
-    let (addr, peer) = native_secure_peer(first, download.clone());
-    let args = [
-        "spoke-cat",
-        &addr.ip().to_string(),
-        &addr.port().to_string(),
-        "--secure",
-        PASSWORD_ENV,
-    ]
-    .map(String::from);
+    let (addr, peer) = native_peer(secure, first, download.clone());
+    let mut args = vec![
+        "spoke-cat".to_string(),
+        addr.ip().to_string(),
+        addr.port().to_string(),
+    ];
+    if secure {
+        args.extend(["--secure".to_string(), PASSWORD_ENV.to_string()]);
+    }
     let invocation = Invocation::new(&args)
         .policy(NetworkPolicy::deny_all().allow_connect(addr))
         .env(PASSWORD_ENV, PASSWORD)
@@ -606,36 +621,50 @@ async fn spoke_cat_pipes_an_encrypted_flow(first: First) {
             code: 0,
             denied: None
         },
-        "{first:?} first: {stderr}"
+        "secure {secure}, {first:?} first: {stderr}"
     );
     assert!(stderr.is_empty(), "{stderr}");
     assert_eq!(
         stdout.len(),
         download.len(),
-        "{first:?} first: bytes printed"
+        "secure {secure}, {first:?} first: bytes printed"
     );
     assert!(
         stdout == download,
-        "{first:?} first: the peer's bytes, in order"
+        "secure {secure}, {first:?} first: the peer's bytes, in order"
     );
     let received = tokio::task::spawn_blocking(move || peer.join())
         .await
         .unwrap()
         .expect("the peer does not panic")
         .expect("the peer's flow ends with the authenticated close marker");
-    assert_eq!(received.len(), upload.len(), "{first:?} first: bytes sent");
+    assert_eq!(
+        received.len(),
+        upload.len(),
+        "secure {secure}, {first:?} first: bytes sent"
+    );
     assert!(
         received == upload,
-        "{first:?} first: standard input, in order"
+        "secure {secure}, {first:?} first: standard input, in order"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spoke_cat_pipes_an_encrypted_flow_when_the_peer_ends_first() {
-    spoke_cat_pipes_an_encrypted_flow(First::Peer).await;
+    spoke_cat_pipes_a_flow(true, First::Peer).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spoke_cat_pipes_an_encrypted_flow_when_its_input_ends_first() {
-    spoke_cat_pipes_an_encrypted_flow(First::Cat).await;
+    spoke_cat_pipes_a_flow(true, First::Cat).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoke_cat_pipes_a_plain_flow_when_the_peer_ends_first() {
+    spoke_cat_pipes_a_flow(false, First::Peer).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoke_cat_pipes_a_plain_flow_when_its_input_ends_first() {
+    spoke_cat_pipes_a_flow(false, First::Cat).await;
 }

@@ -5,8 +5,11 @@
 //!
 //! Owns: the two stream ends ([`InputEnd`], [`OutputEnd`]) and the pollables
 //! made from them, and the loop that drives a proxy leg
-//! ([`combinators::Leg`]) in each direction. The [`Source`] and [`Sink`]
-//! traits are what a leg needs of its ends; flows implement both. Never
+//! ([`combinators::Leg`]) in each direction, or for a plain TCP flow a
+//! [`SpliceLeg`], whose bytes the host moves between the socket's stream
+//! and the caller's (`splice`) without their entering this component. The
+//! [`Source`] and [`Sink`] traits are what a leg needs of its ends; flows
+//! implement both. Never
 //! closes the caller's streams (they are borrowed) and never blocks one
 //! direction on the other, except for the brief drain of a flow's write
 //! side at the input's end (as `proxy` does).
@@ -21,6 +24,7 @@ use super::bindings::exports::spoke::flow::combinators::{CopyError, Direction, S
 use super::bindings::exports::spoke::flow::types::{Error, ShutdownMode, WriteError};
 use super::combinators::{self, Leg};
 use super::flow::Conn;
+use super::tcp::{SpliceError, Spliced, TcpFlow};
 
 /// Where a leg reads from.
 pub(crate) trait Source {
@@ -210,52 +214,24 @@ fn drive(
     mut input: Option<InputEnd<'_>>,
     mut output: Option<OutputEnd<'_>>,
 ) -> (Option<Direction>, Option<Direction>) {
+    if let Conn::Tcp(t) = flow {
+        return drive_spliced(t, input, output);
+    }
     let start = monotonic_clock::now();
     let mut inbound = input.as_ref().map(|_| Leg::new());
     let mut outbound = output.as_ref().map(|_| Leg::new());
     loop {
         flow.prepare_waits();
-        let (go_in, go_out) = {
-            let w_in = match (&inbound, &input) {
-                (Some(leg), Some(i)) => leg.wait(i, &*flow),
-                _ => None,
-            };
-            let w_out = match (&outbound, &output) {
-                (Some(leg), Some(o)) => leg.wait(&*flow, o),
-                _ => None,
-            };
-            if w_in.is_none() && w_out.is_none() {
-                break;
-            }
-            if matches!(w_in, Some(None)) || matches!(w_out, Some(None)) {
-                (matches!(w_in, Some(None)), matches!(w_out, Some(None)))
-            } else {
-                let mut list: Vec<&Pollable> = Vec::with_capacity(2);
-                let i_in = w_in.flatten().map(|p| {
-                    list.push(p);
-                    list.len() - 1
-                });
-                let i_out = w_out.flatten().map(|p| {
-                    list.push(p);
-                    list.len() - 1
-                });
-                // Only when nothing is ready: a flush makes the stream take
-                // nothing more until it is done, so flushing while data
-                // keeps coming would serialise the reads and the writes.
-                let mut ready: Vec<u32> = (0u32..)
-                    .zip(&list)
-                    .filter_map(|(i, p)| p.ready().then_some(i))
-                    .collect();
-                if ready.is_empty() {
-                    // About to wait: let what was written go out first.
-                    if let Some(o) = &output {
-                        o.start_flush();
-                    }
-                    ready = poll(&list);
-                }
-                let hit = |i: Option<usize>| i.is_some_and(|i| ready.contains(&(i as u32)));
-                (hit(i_in), hit(i_out))
-            }
+        let w_in = match (&inbound, &input) {
+            (Some(leg), Some(i)) => leg.wait(i, &*flow),
+            _ => None,
+        };
+        let w_out = match (&outbound, &output) {
+            (Some(leg), Some(o)) => leg.wait(&*flow, o),
+            _ => None,
+        };
+        let Some((go_in, go_out)) = choose(w_in, w_out, output.as_ref()) else {
+            break;
         };
         if let (true, Some(leg), Some(i)) = (go_in, inbound.as_mut(), input.as_mut()) {
             leg.step(i, flow, start);
@@ -274,6 +250,183 @@ fn drive(
         }
     }
     (inbound.map(Leg::into_direction), outbound)
+}
+
+/// Which of two directions to step next, given what each waits on
+/// (`None`: it is done; `Some(None)`: it can act now): waits only if
+/// neither can act, and flushes `output` first if it must wait. `None`
+/// when both are done.
+fn choose(
+    w_in: Option<Option<&Pollable>>,
+    w_out: Option<Option<&Pollable>>,
+    output: Option<&OutputEnd<'_>>,
+) -> Option<(bool, bool)> {
+    if w_in.is_none() && w_out.is_none() {
+        return None;
+    }
+    if matches!(w_in, Some(None)) || matches!(w_out, Some(None)) {
+        return Some((matches!(w_in, Some(None)), matches!(w_out, Some(None))));
+    }
+    let mut list: Vec<&Pollable> = Vec::with_capacity(2);
+    let i_in = w_in.flatten().map(|p| {
+        list.push(p);
+        list.len() - 1
+    });
+    let i_out = w_out.flatten().map(|p| {
+        list.push(p);
+        list.len() - 1
+    });
+    // Only when nothing is ready: a flush makes the stream take nothing
+    // more until it is done, so flushing while data keeps coming would
+    // serialise the reads and the writes.
+    let mut ready: Vec<u32> = (0u32..)
+        .zip(&list)
+        .filter_map(|(i, p)| p.ready().then_some(i))
+        .collect();
+    if ready.is_empty() {
+        // About to wait: let what was written go out first.
+        if let Some(o) = output {
+            o.start_flush();
+        }
+        ready = poll(&list);
+    }
+    let hit = |i: Option<usize>| i.is_some_and(|i| ready.contains(&(i as u32)));
+    Some((hit(i_in), hit(i_out)))
+}
+
+/// What a [`SpliceLeg`] waits for before its next splice.
+enum Next {
+    /// Nothing: splice now.
+    Go,
+    /// The source to be readable.
+    Read,
+    /// The destination to take more.
+    Write,
+}
+
+/// One direction between a plain TCP flow and a stream, its bytes moved by
+/// the host (`splice`), never entering this component.
+struct SpliceLeg {
+    /// `None` once the direction has ended.
+    next: Option<Next>,
+    stats: Stats,
+    error: Option<CopyError>,
+}
+
+impl SpliceLeg {
+    fn new() -> Self {
+        SpliceLeg {
+            next: Some(Next::Go),
+            stats: combinators::no_stats(),
+            error: None,
+        }
+    }
+
+    /// Notes one splice; `true` once the direction has ended.
+    fn note(&mut self, r: Result<Spliced, SpliceError>) -> bool {
+        match r {
+            Ok(Spliced::Moved(n)) => {
+                self.stats.read_bytes += n;
+                self.stats.read_ops += 1;
+                self.stats.write_bytes += n;
+                self.stats.write_ops += 1;
+                self.next = Some(Next::Go);
+            }
+            Ok(Spliced::WaitRead) => self.next = Some(Next::Read),
+            Ok(Spliced::WaitWrite) => self.next = Some(Next::Write),
+            Ok(Spliced::Ended) => return true,
+            Err(SpliceError::Read(e)) => {
+                self.error = Some(CopyError::Read(e));
+                return true;
+            }
+            Err(SpliceError::Write(e)) => {
+                self.error = Some(CopyError::Write(e));
+                return true;
+            }
+        }
+        false
+    }
+
+    fn finish(&mut self, start: u64) {
+        self.next = None;
+        self.stats.duration_ns = monotonic_clock::now().saturating_sub(start);
+    }
+
+    fn into_direction(self) -> Direction {
+        Direction {
+            stats: self.stats,
+            error: self.error,
+        }
+    }
+}
+
+/// [`drive`] for a plain TCP flow: the host moves the bytes between the
+/// socket's streams and the caller's.
+fn drive_spliced(
+    flow: &mut TcpFlow,
+    input: Option<InputEnd<'_>>,
+    output: Option<OutputEnd<'_>>,
+) -> (Option<Direction>, Option<Direction>) {
+    let start = monotonic_clock::now();
+    let mut inbound = input.as_ref().map(|_| SpliceLeg::new());
+    let mut outbound = output.as_ref().map(|_| SpliceLeg::new());
+    loop {
+        flow.prepare_waits();
+        let w_in = match (&inbound, &input) {
+            (Some(leg), Some(i)) => leg.next.as_ref().map(|n| match n {
+                Next::Go => None,
+                Next::Read => Some(&i.ready),
+                Next::Write => flow.write_wait(),
+            }),
+            _ => None,
+        };
+        let w_out = match (&outbound, &output) {
+            (Some(leg), Some(o)) => leg.next.as_ref().map(|n| match n {
+                Next::Go => None,
+                Next::Read => flow.read_wait(),
+                Next::Write => Some(&o.ready),
+            }),
+            _ => None,
+        };
+        let Some((go_in, go_out)) = choose(w_in, w_out, output.as_ref()) else {
+            break;
+        };
+        if let (true, Some(leg), Some(i)) = (go_in, inbound.as_mut(), input.as_ref())
+            && leg.note(flow.try_splice_in(i.stream))
+        {
+            // The input's end (or a failure) ends the flow's direction,
+            // as in `proxy`.
+            if let Err(e) = flow.shutdown_write()
+                && leg.error.is_none()
+            {
+                leg.error = Some(CopyError::Write(e));
+            }
+            leg.finish(start);
+        }
+        if let (true, Some(leg), Some(o)) = (go_out, outbound.as_mut(), output.as_ref()) {
+            let r = flow.try_splice_out(o.stream);
+            if matches!(r, Ok(Spliced::Moved(_))) {
+                o.dirty.set(true);
+            }
+            if leg.note(r) {
+                if matches!(leg.error, Some(CopyError::Write(_))) {
+                    flow.shutdown_read();
+                }
+                o.start_flush();
+                leg.finish(start);
+            }
+        }
+    }
+    let mut outbound = outbound.map(SpliceLeg::into_direction);
+    if let Some(mut o) = output {
+        let flushed = o.finish();
+        if let (Err(e), Some(d)) = (flushed, outbound.as_mut())
+            && d.error.is_none()
+        {
+            d.error = Some(CopyError::Write(e));
+        }
+    }
+    (inbound.map(SpliceLeg::into_direction), outbound)
 }
 
 /// `pipe`: `input` to `flow` and `flow` to `output` at once, until both

@@ -634,3 +634,95 @@ pub fn connect_address(address: IpSocketAddress) -> Result<TcpFlow, Error> {
     let (input, output) = result.map_err(|c| errors::from_code(c, &op))?;
     Ok(TcpFlow::new(socket, input, output))
 }
+
+/// What one non-blocking splice between a flow and a caller's stream did.
+pub enum Spliced {
+    /// Moved this many bytes (more than 0).
+    Moved(u64),
+    /// Nothing to move until the source is readable.
+    WaitRead,
+    /// Nothing to move until the destination takes more.
+    WaitWrite,
+    /// The source ended.
+    Ended,
+}
+
+impl TcpFlow {
+    /// Moves what has arrived to `out` without blocking, inside the host
+    /// (`splice`; bytes already taken in are written first). Failures of
+    /// `out` come back as `SpliceError::Write`.
+    pub fn try_splice_out(&mut self, out: &OutputStream) -> Result<Spliced, SpliceError> {
+        if !self.peeked.is_empty() {
+            let permit = out
+                .check_write()
+                .map_err(|e| SpliceError::Write(errors::from_write(e)))?;
+            let Some(data) = self
+                .peeked
+                .pop(permit.min(CHUNK) as usize)
+                .filter(|_| permit > 0)
+            else {
+                return Ok(Spliced::WaitWrite);
+            };
+            out.write(&data)
+                .map_err(|e| SpliceError::Write(errors::from_write(e)))?;
+            return Ok(Spliced::Moved(data.len() as u64));
+        }
+        match &self.read {
+            ReadSide::Open if self.handles.is_some() => {}
+            ReadSide::Open => return Err(SpliceError::Read(errors::closed_flow())),
+            ReadSide::Ended => return Ok(Spliced::Ended),
+            ReadSide::Failed(e) => return Err(SpliceError::Read(e.clone())),
+        }
+        let Some(h) = &self.handles else {
+            return Err(SpliceError::Read(errors::closed_flow()));
+        };
+        let r = match out.splice(&h.input, CHUNK) {
+            Ok(0) => match out.check_write() {
+                Ok(0) => Ok(Spliced::WaitWrite),
+                Ok(_) => Ok(Spliced::WaitRead),
+                Err(w) => Err(SpliceError::Write(errors::from_write(w))),
+            },
+            Ok(n) => Ok(Spliced::Moved(n)),
+            Err(e) => match out.check_write() {
+                Err(w) => Err(SpliceError::Write(errors::from_write(w))),
+                Ok(_) => {
+                    errors::from_read(e).map_or(Ok(Spliced::Ended), |e| Err(SpliceError::Read(e)))
+                }
+            },
+        };
+        match &r {
+            Ok(Spliced::Ended) => self.read = ReadSide::Ended,
+            Err(SpliceError::Read(e)) => self.read = ReadSide::Failed(e.clone()),
+            _ => {}
+        }
+        r
+    }
+
+    /// Moves what `input` has to this flow without blocking, inside the
+    /// host (`splice`). Failures of `input` come back as
+    /// `SpliceError::Read`; the flow's write side is left open at its end.
+    pub fn try_splice_in(&mut self, input: &InputStream) -> Result<Spliced, SpliceError> {
+        self.writable().map_err(SpliceError::Write)?;
+        let Some(h) = &self.handles else {
+            return Err(SpliceError::Write(WriteError::Closed));
+        };
+        let r = match h.output.splice(input, CHUNK) {
+            Ok(0) => match h.output.check_write() {
+                Ok(0) => Ok(Spliced::WaitWrite),
+                Ok(_) => Ok(Spliced::WaitRead),
+                Err(w) => Err(SpliceError::Write(errors::from_write(w))),
+            },
+            Ok(n) => Ok(Spliced::Moved(n)),
+            Err(e) => match h.output.check_write() {
+                Err(w) => Err(SpliceError::Write(errors::from_write(w))),
+                Ok(_) => {
+                    errors::from_read(e).map_or(Ok(Spliced::Ended), |e| Err(SpliceError::Read(e)))
+                }
+            },
+        };
+        if let Err(SpliceError::Write(e)) = &r {
+            self.write = WriteSide::Failed(e.clone());
+        }
+        r
+    }
+}
