@@ -18,25 +18,39 @@ struct State {
 
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.ctx, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.ctx,
+            table: &mut self.table,
+        }
     }
 }
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let path = args.first().ok_or_else(|| wasmtime::Error::msg("usage: wasm-run COMPONENT.wasm [ARGS...]"))?;
+    let path = args
+        .first()
+        .ok_or_else(|| wasmtime::Error::msg("usage: wasm-run COMPONENT.wasm [ARGS...]"))?;
     let engine = Engine::default();
     let component = Component::from_file(&engine, path)?;
     let mut linker = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     let mut builder = WasiCtxBuilder::new();
-    builder.inherit_stdio().args(&args).envs(&std::env::vars().collect::<Vec<_>>());
+    builder
+        .inherit_stdio()
+        .args(&args)
+        .envs(&std::env::vars().collect::<Vec<_>>());
     // The current directory, both as "." and under its absolute path, so tests
     // that locate data through CARGO_MANIFEST_DIR find it.
     builder.preopened_dir(".", ".", FsPerms::ReadWrite)?;
     let cwd = std::env::current_dir()?;
     builder.preopened_dir(&cwd, cwd.to_string_lossy(), FsPerms::ReadWrite)?;
-    let mut store = Store::new(&engine, State { ctx: builder.build(), table: ResourceTable::new() });
+    let mut store = Store::new(
+        &engine,
+        State {
+            ctx: builder.build(),
+            table: ResourceTable::new(),
+        },
+    );
     let command = Command::instantiate(&mut store, &component, &linker)?;
     let outcome = command.wasi_cli_run().call_run(&mut store)?;
     std::process::exit(if outcome.is_ok() { 0 } else { 1 });
