@@ -30,71 +30,60 @@ pub fn no_stats() -> Stats {
 
 /// Copies `src` to `dst` until `src` ends, then shuts `dst`'s write side.
 pub fn copy(src: &mut Conn, dst: &mut Conn) -> Result<Stats, CopyError> {
-    let start = monotonic_clock::now();
-    let mut stats = no_stats();
-    if let (Conn::Tcp(s), Conn::Tcp(d)) = (&mut *src, &mut *dst) {
-        // Socket to socket: the host moves the bytes.
-        s.splice_to(d, |n| {
-            stats.read_bytes += n;
-            stats.read_ops += 1;
-            stats.write_bytes += n;
-            stats.write_ops += 1;
-        })
-        .map_err(|e| match e {
-            SpliceError::Read(e) => CopyError::Read(e),
-            SpliceError::Write(e) => CopyError::Write(e),
-        })?;
-        dst.shutdown(ShutdownMode::Write)
-            .map_err(CopyError::Write)?;
-        stats.duration_ns = monotonic_clock::now().saturating_sub(start);
-        return Ok(stats);
-    }
-    while let Some(data) = src.read(CHUNK).map_err(CopyError::Read)? {
-        stats.read_bytes += data.len() as u64;
-        stats.read_ops += 1;
-        dst.write(&data).map_err(CopyError::Write)?;
-        stats.write_bytes += data.len() as u64;
-        stats.write_ops += 1;
-    }
-    dst.shutdown(ShutdownMode::Write)
-        .map_err(CopyError::Write)?;
-    stats.duration_ns = monotonic_clock::now().saturating_sub(start);
-    Ok(stats)
+    pump(src, Some(dst))
 }
 
 /// Copies `conn` back into itself (an echo of its peer) until its peer
 /// ends, then shuts its write side.
 pub fn echo(conn: &mut Conn) -> Result<Stats, CopyError> {
+    pump(conn, None)
+}
+
+/// The loop behind [`copy`] and [`echo`]; `None` as the destination is the
+/// source itself. Between sockets the host moves the bytes (`splice`), so
+/// they never enter the guest.
+fn pump(src: &mut Conn, mut dst: Option<&mut Conn>) -> Result<Stats, CopyError> {
     let start = monotonic_clock::now();
     let mut stats = no_stats();
-    if let Conn::Tcp(t) = &mut *conn {
-        // A socket back into itself: the host moves the bytes.
-        t.splice_echo(|n| {
-            stats.read_bytes += n;
-            stats.read_ops += 1;
-            stats.write_bytes += n;
-            stats.write_ops += 1;
-        })
-        .map_err(|e| match e {
+    let spliced = match (&mut *src, dst.as_deref_mut()) {
+        (Conn::Tcp(s), Some(Conn::Tcp(d))) => Some(s.splice_to(d, |n| moved(&mut stats, n))),
+        (Conn::Tcp(s), None) => Some(s.splice_echo(|n| moved(&mut stats, n))),
+        _ => None,
+    };
+    match spliced {
+        Some(outcome) => outcome.map_err(|e| match e {
             SpliceError::Read(e) => CopyError::Read(e),
             SpliceError::Write(e) => CopyError::Write(e),
-        })?;
-        conn.shutdown(ShutdownMode::Write)
-            .map_err(CopyError::Write)?;
-        stats.duration_ns = monotonic_clock::now().saturating_sub(start);
-        return Ok(stats);
+        })?,
+        None => {
+            while let Some(data) = src.read(CHUNK).map_err(CopyError::Read)? {
+                stats.read_bytes += data.len() as u64;
+                stats.read_ops += 1;
+                match dst.as_deref_mut() {
+                    Some(d) => d.write(&data),
+                    None => src.write(&data),
+                }
+                .map_err(CopyError::Write)?;
+                stats.write_bytes += data.len() as u64;
+                stats.write_ops += 1;
+            }
+        }
     }
-    while let Some(data) = conn.read(CHUNK).map_err(CopyError::Read)? {
-        stats.read_bytes += data.len() as u64;
-        stats.read_ops += 1;
-        conn.write(&data).map_err(CopyError::Write)?;
-        stats.write_bytes += data.len() as u64;
-        stats.write_ops += 1;
+    match dst {
+        Some(d) => d.shutdown(ShutdownMode::Write),
+        None => src.shutdown(ShutdownMode::Write),
     }
-    conn.shutdown(ShutdownMode::Write)
-        .map_err(CopyError::Write)?;
+    .map_err(CopyError::Write)?;
     stats.duration_ns = monotonic_clock::now().saturating_sub(start);
     Ok(stats)
+}
+
+/// Counts `n` bytes that the host moved in one operation.
+fn moved(stats: &mut Stats, n: u64) {
+    stats.read_bytes += n;
+    stats.read_ops += 1;
+    stats.write_bytes += n;
+    stats.write_ops += 1;
 }
 
 /// Where one direction of a proxy is.
