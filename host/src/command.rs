@@ -10,17 +10,16 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::error::Context as _;
-use wasmtime::{CallHook, Config, Engine, Store, StoreLimits, UpdateDeadline};
+use wasmtime::{Config, Engine};
 use wasmtime_wasi::cli::{AsyncStdinStream, AsyncStdoutStream};
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::limits::{EPOCH_TICK, Limits, Watchdog};
+use crate::limits::{EPOCH_TICK, Guarded, Guards, Limits, guarded_store};
 use crate::policy::{DenialLog, NetworkPolicy, denial_of};
 
 /// How many bytes of standard output (and error) the command may have in
@@ -225,22 +224,9 @@ impl CommandComponent {
         let state = CommandState {
             ctx: builder.build(),
             table: ResourceTable::new(),
-            limits: limits.store_limits(),
-            watchdog: Watchdog::new(limits.max_busy),
+            guards: Guards::new(&limits),
         };
-        let mut store = Store::new(&self.inner.engine, state);
-        store.limiter(|s| &mut s.limits);
-        store.call_hook(|mut s, hook| {
-            if let CallHook::CallingHost = hook {
-                s.data_mut().watchdog.host_call();
-            }
-            Ok(())
-        });
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|mut s| match s.data_mut().watchdog.tick(Instant::now()) {
-            Ok(()) => Ok(UpdateDeadline::Yield(1)),
-            Err(message) => Err(wasmtime::format_err!(message)),
-        });
+        let mut store = guarded_store(&self.inner.engine, state);
 
         let command = self
             .inner
@@ -307,8 +293,13 @@ fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
 struct CommandState {
     ctx: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
-    watchdog: Watchdog,
+    guards: Guards,
+}
+
+impl Guarded for CommandState {
+    fn guards(&mut self) -> &mut Guards {
+        &mut self.guards
+    }
 }
 
 impl WasiView for CommandState {

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::{CallHook, Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 
 /// How often the engine's epoch advances. A running guest yields to the
 /// async executor at every tick, so one busy instance never starves the
@@ -107,6 +107,51 @@ impl Watchdog {
             _ => Ok(()),
         }
     }
+}
+
+/// The resource guards a store's data carries: its memory limiter and its
+/// watchdog. Both the Spoke component's stores and command stores have them.
+pub(crate) struct Guards {
+    limits: StoreLimits,
+    watchdog: Watchdog,
+}
+
+impl Guards {
+    /// Guards for `limits`.
+    pub(crate) fn new(limits: &Limits) -> Self {
+        Guards {
+            limits: limits.store_limits(),
+            watchdog: Watchdog::new(limits.max_busy),
+        }
+    }
+}
+
+/// Store data that carries [`Guards`].
+pub(crate) trait Guarded: 'static {
+    /// The store's guards.
+    fn guards(&mut self) -> &mut Guards;
+}
+
+/// A store for `data` with its guards wired in: the memory limiter, the
+/// watchdog told of every host call, and an epoch deadline that yields
+/// every tick and stops a guest that has computed too long.
+pub(crate) fn guarded_store<T: Guarded>(engine: &Engine, data: T) -> Store<T> {
+    let mut store = Store::new(engine, data);
+    store.limiter(|s| &mut s.guards().limits);
+    store.call_hook(|mut s, hook| {
+        if let CallHook::CallingHost = hook {
+            s.data_mut().guards().watchdog.host_call();
+        }
+        Ok(())
+    });
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|mut s| {
+        match s.data_mut().guards().watchdog.tick(Instant::now()) {
+            Ok(()) => Ok(UpdateDeadline::Yield(1)),
+            Err(message) => Err(wasmtime::format_err!(message)),
+        }
+    });
+    store
 }
 
 #[cfg(test)]

@@ -9,16 +9,15 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::error::Context as _;
-use wasmtime::{CallHook, Config, Engine, Store, StoreLimits, UpdateDeadline};
+use wasmtime::{Config, Engine};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings::ComponentPre;
 use crate::instance::Instance;
-use crate::limits::{EPOCH_TICK, Limits, Watchdog};
+use crate::limits::{EPOCH_TICK, Guarded, Guards, Limits, guarded_store};
 use crate::policy::{DenialLog, NetworkPolicy, denial_of};
 
 /// The Spoke component's bytes, built by `host/build.rs`.
@@ -155,22 +154,9 @@ impl Spoke {
         let state = State {
             ctx,
             table: ResourceTable::new(),
-            limits: limits.store_limits(),
-            watchdog: Watchdog::new(limits.max_busy),
+            guards: Guards::new(&limits),
         };
-        let mut store = Store::new(&self.inner.engine, state);
-        store.limiter(|s| &mut s.limits);
-        store.call_hook(|mut s, hook| {
-            if let CallHook::CallingHost = hook {
-                s.data_mut().watchdog.host_call();
-            }
-            Ok(())
-        });
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|mut s| match s.data_mut().watchdog.tick(Instant::now()) {
-            Ok(()) => Ok(UpdateDeadline::Yield(1)),
-            Err(message) => Err(wasmtime::format_err!(message)),
-        });
+        let mut store = guarded_store(&self.inner.engine, state);
         let bindings = self
             .inner
             .pre
@@ -224,8 +210,13 @@ fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
 pub(crate) struct State {
     ctx: WasiCtx,
     pub(crate) table: ResourceTable,
-    limits: StoreLimits,
-    watchdog: Watchdog,
+    guards: Guards,
+}
+
+impl Guarded for State {
+    fn guards(&mut self) -> &mut Guards {
+        &mut self.guards
+    }
 }
 
 impl WasiView for State {
