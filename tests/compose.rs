@@ -124,6 +124,40 @@ async fn spoke_cat_sends_standard_input_to_the_peer_and_prints_what_comes_back()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoke_cat_waits_for_standard_input_that_arrives_in_bursts() {
+    // Standard input that is often empty: spoke-cat must wait for it to
+    // become readable, and be woken when it does, until it ends.
+    let (addr, _) = native_echo().await;
+    let input = pattern(1 << 20);
+    let (mut feed, stdin) = tokio::io::duplex(4096);
+    let bursts = input.clone();
+    tokio::spawn(async move {
+        for (i, burst) in bursts.chunks(10_000).enumerate() {
+            feed.write_all(burst).await.unwrap();
+            if i % 8 == 0 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+        // Dropping the writer ends standard input.
+    });
+    let args = [
+        "spoke-cat".to_string(),
+        addr.ip().to_string(),
+        addr.port().to_string(),
+    ];
+    let invocation = Invocation::new(&args)
+        .policy(NetworkPolicy::deny_all().allow_connect(addr))
+        .stdin(stdin);
+    let (exit, stdout, stderr) = run_captured(spoke_cat(), invocation).await;
+    assert!(exit.success(), "{exit:?}: {stderr}");
+    assert_eq!(stdout.len(), input.len(), "stderr: {stderr}");
+    assert!(
+        stdout == input,
+        "the echoed bytes differ from standard input"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spoke_cat_with_empty_input_still_prints_everything_the_peer_sends() {
     // A peer that greets, waits for the client's end-of-stream, then says
     // goodbye: the client must shut its write side and keep reading.

@@ -15,12 +15,13 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::error::Context as _;
 use wasmtime::{Config, Engine};
-use wasmtime_wasi::cli::{AsyncStdinStream, AsyncStdoutStream};
+use wasmtime_wasi::cli::AsyncStdoutStream;
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::limits::{EPOCH_TICK, Guarded, Guards, Limits, guarded_store};
 use crate::policy::{DenialLog, NetworkPolicy, denial_of};
+use crate::stdin::ReaderStdin;
 
 /// How many bytes of standard output (and error) the command may have in
 /// flight before `check-write` makes it wait: large, so that bulk output
@@ -63,7 +64,7 @@ pub struct Invocation {
     env: Vec<(String, String)>,
     policy: NetworkPolicy,
     limits: Limits,
-    stdin: Option<AsyncStdinStream>,
+    stdin: Option<ReaderStdin>,
     stdout: Option<AsyncStdoutStream>,
     stderr: Option<AsyncStdoutStream>,
 }
@@ -115,9 +116,11 @@ impl Invocation {
         self
     }
 
-    /// Standard input: what `reader` yields, then end-of-stream.
+    /// Standard input: what `reader` yields, then end-of-stream. The
+    /// command's reads poll `reader` on the command's own thread, so a
+    /// reader with bytes ready hands them over without a wake-up.
     pub fn stdin(mut self, reader: impl AsyncRead + Send + Sync + 'static) -> Self {
-        self.stdin = Some(AsyncStdinStream::new(reader));
+        self.stdin = Some(ReaderStdin::new(reader));
         self
     }
 

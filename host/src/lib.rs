@@ -67,6 +67,7 @@ mod limits;
 pub mod native;
 mod policy;
 mod runtime;
+mod stdin;
 pub mod tunnel;
 
 pub use bindings::exports::spoke::flow::combinators::Stats;
