@@ -7,7 +7,10 @@
 //! path alone, for profiling).
 //!
 //! - plain echo over loopback: (a) native std sockets, (b) the host driving
-//!   the component's `flow` exports, (c) a copy loop inside the guest;
+//!   the component's `flow` exports, (c) a copy loop inside the guest; (b)
+//!   and (c) with the instance on a thread of its own (a current-thread
+//!   runtime, as a thread-per-core host runs it) and on a shared 2-worker
+//!   runtime; throughput and the process's CPU time, against (a);
 //! - instantiation cost and memory per open flow;
 //! - the handshake, natively and inside wasm;
 //! - an encrypted echo for each cipher, natively and inside wasm.
@@ -203,6 +206,56 @@ async fn component_copy(spoke: &Spoke, data: &'static [u8]) -> Duration {
     d
 }
 
+/// Runs `work` on a thread of its own, on a current-thread runtime: the
+/// instance and the socket readiness it waits on share one thread, so no
+/// wake-up crosses threads (what a thread-per-core host does).
+fn on_own_thread<T, F>(work: impl FnOnce() -> F + Send + 'static) -> thread::JoinHandle<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T>,
+{
+    thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a current-thread runtime")
+            .block_on(work())
+    })
+}
+
+/// (b) with the host and its instance on a thread of their own.
+async fn component_driven_own_thread(spoke: &Spoke, data: &'static [u8]) -> Duration {
+    let spoke = spoke.clone();
+    let t = on_own_thread(move || async move { component_driven(&spoke, data).await });
+    tokio::task::spawn_blocking(move || t.join().unwrap())
+        .await
+        .unwrap()
+}
+
+/// (c) with the echoing instance on a thread of its own.
+async fn component_copy_own_thread(spoke: &Spoke, data: &'static [u8]) -> Duration {
+    let spoke = spoke.clone();
+    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+    let server = on_own_thread(move || async move {
+        let (addr, server) = component_server(&spoke, |mut inst, flow| async move {
+            inst.copy(&flow, &flow).await.unwrap();
+            inst.close(flow).await;
+        })
+        .await;
+        let _ = addr_tx.send(addr);
+        server.await.unwrap();
+    });
+    let addr = addr_rx.await.expect("the server listens");
+    let d = tokio::task::spawn_blocking(move || {
+        let d = plain_client(addr, data);
+        server.join().unwrap();
+        d
+    })
+    .await
+    .unwrap();
+    d
+}
+
 fn core_config(c: CoreCipher) -> CoreConfig {
     CoreConfig {
         server_to_client: c,
@@ -357,6 +410,39 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// This process's CPU time (user and system, every thread), read from
+/// `/proc/self/stat` in clock ticks.
+struct CpuClock(u64);
+
+impl CpuClock {
+    fn start() -> Self {
+        CpuClock(Self::now())
+    }
+
+    /// The ticks used since the last lap (or the start).
+    fn lap(&mut self) -> u64 {
+        let now = Self::now();
+        let used = now.saturating_sub(self.0);
+        self.0 = now;
+        used
+    }
+
+    fn now() -> u64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        // utime and stime are the 14th and 15th fields, counted from the
+        // pid; the command name before them is in parentheses.
+        let after_name = stat.rsplit(')').next().unwrap_or_default();
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let field = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        field(11) + field(12)
+    }
+}
+
 /// The median of `v` (the upper one of an even count).
 fn fmedian(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
@@ -447,8 +533,8 @@ fn main() {
             for _ in 0..5 {
                 if only == "plain" {
                     let a = mbps(data.len(), native_plain(data));
-                    let b = mbps(data.len(), component_driven(&spoke, data).await);
-                    let c = mbps(data.len(), component_copy(&spoke, data).await);
+                    let b = mbps(data.len(), component_driven_own_thread(&spoke, data).await);
+                    let c = mbps(data.len(), component_copy_own_thread(&spoke, data).await);
                     println!("(a) {a:.0}  (b) {b:.0} {:.2}  (c) {c:.0} {:.2}", b / a, c / a);
                     continue;
                 }
@@ -465,35 +551,53 @@ fn main() {
         }
 
         // Loopback throughput on a shared machine drifts by 10% and more
-        // from one run to the next, so the three paths take turns, round
+        // from one run to the next, so the paths take turns, round
         // after round, and each ratio is the median of the rounds' ratios.
         let rounds: usize = std::env::var("SPOKE_BENCH_ROUNDS")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(7)
             .max(1);
-        println!("\n== plain echo of {mb} MiB over loopback, {rounds} rounds taking turns (MB/s of payload; medians)");
-        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+        println!("\n== plain echo of {mb} MiB over loopback, {rounds} rounds taking turns (medians)");
+        println!("own thread: the instance on a current-thread runtime of its own; shared: on the bench's 2-worker runtime.");
+        println!("CPU: this process's CPU time over all rounds (both ends of the echo), against native's.");
+        let mut speed: [Vec<f64>; 5] = Default::default();
+        let mut cpu = [0u64; 5];
+        let mut clock = CpuClock::start();
         for _ in 0..rounds {
-            a.push(mbps(data.len(), native_plain(data)));
-            b.push(mbps(data.len(), component_driven(&spoke, data).await));
-            c.push(mbps(data.len(), component_copy(&spoke, data).await));
+            speed[0].push(mbps(data.len(), native_plain(data)));
+            cpu[0] += clock.lap();
+            speed[1].push(mbps(data.len(), component_driven_own_thread(&spoke, data).await));
+            cpu[1] += clock.lap();
+            speed[2].push(mbps(data.len(), component_copy_own_thread(&spoke, data).await));
+            cpu[2] += clock.lap();
+            speed[3].push(mbps(data.len(), component_driven(&spoke, data).await));
+            cpu[3] += clock.lap();
+            speed[4].push(mbps(data.len(), component_copy(&spoke, data).await));
+            cpu[4] += clock.lap();
         }
-        let ratios = |x: &[f64]| -> Vec<f64> { x.iter().zip(&a).map(|(x, a)| x / a).collect() };
-        let (rb, rc) = (ratios(&b), ratios(&c));
-        println!("(a) native std sockets            {:8.0} MB/s   1.00", fmedian(&a));
+        let (a, a_cpu) = (&speed[0], cpu[0].max(1) as f64);
         println!(
-            "(b) host driving component flows  {:8.0} MB/s   {:.2}  (rounds {})  (target >= 0.90)",
-            fmedian(&b),
-            fmedian(&rb),
-            spread(&rb)
+            "(a) native std sockets                        {:6.0} MB/s   1.00                     CPU 1.00",
+            fmedian(a)
         );
-        println!(
-            "(c) copy loop inside the guest    {:8.0} MB/s   {:.2}  (rounds {})  (target >= 1.00)",
-            fmedian(&c),
-            fmedian(&rc),
-            spread(&rc)
-        );
+        let labels = [
+            "(b) host driving component flows, own thread",
+            "(c) copy loop inside the guest, own thread  ",
+            "    (b) on a shared runtime                 ",
+            "    (c) on a shared runtime                 ",
+        ];
+        let targets = ["  (target >= 0.90)", "  (target >= 1.00)", "", ""];
+        for (((path, cpu), label), target) in speed[1..].iter().zip(&cpu[1..]).zip(labels).zip(targets) {
+            let ratios: Vec<f64> = path.iter().zip(a).map(|(x, a)| x / a).collect();
+            println!(
+                "{label}  {:6.0} MB/s   {:.2} (rounds {})   CPU {:.2}{target}",
+                fmedian(path),
+                fmedian(&ratios),
+                spread(&ratios),
+                *cpu as f64 / a_cpu
+            );
+        }
 
         println!("\n== cost");
         let n = 200;
