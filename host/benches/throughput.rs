@@ -246,14 +246,13 @@ async fn component_copy_own_thread(spoke: &Spoke, data: &'static [u8]) -> Durati
         server.await.unwrap();
     });
     let addr = addr_rx.await.expect("the server listens");
-    let d = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let d = plain_client(addr, data);
         server.join().unwrap();
         d
     })
     .await
-    .unwrap();
-    d
+    .unwrap()
 }
 
 fn core_config(c: CoreCipher) -> CoreConfig {
