@@ -82,3 +82,112 @@ async fn proxy_relays_both_directions_until_both_end() {
     assert!(peer_b.await.unwrap() == from_a, "b received what a sent");
     assert!(peer_a.await.unwrap() == from_b, "a received what b sent");
 }
+
+/// Two native peers for a proxy between two TCP flows of one instance.
+async fn two_peers() -> (TcpListener, TcpListener, NetworkPolicy) {
+    let a = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let policy = NetworkPolicy::deny_all()
+        .allow_connect(a.local_addr().unwrap())
+        .allow_connect(b.local_addr().unwrap());
+    (a, b, policy)
+}
+
+#[tokio::test]
+async fn proxy_passes_a_half_close_on_and_the_answer_comes_back() {
+    // b answers only once it has read a's end-of-stream, which reaches it
+    // only if the proxy passes a's half-close on while keeping b -> a open.
+    let (a_listener, b_listener, policy) = two_peers().await;
+    let (a_addr, b_addr) = (
+        a_listener.local_addr().unwrap(),
+        b_listener.local_addr().unwrap(),
+    );
+    let request = pattern(300_000);
+    let sent = request.clone();
+    let peer_a = tokio::spawn(async move {
+        let (mut s, _) = a_listener.accept().await.unwrap();
+        s.write_all(&sent).await.unwrap();
+        s.shutdown().await.unwrap();
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).await.unwrap();
+        answer
+    });
+    let peer_b = tokio::spawn(async move {
+        let (mut s, _) = b_listener.accept().await.unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).await.unwrap();
+        let answer = format!("received {} bytes", got.len());
+        s.write_all(answer.as_bytes()).await.unwrap();
+        s.shutdown().await.unwrap();
+        got
+    });
+    let mut inst = spoke().instantiate(policy).await.unwrap();
+    let a = inst.connect_address(a_addr).await.unwrap();
+    let b = inst.connect_address(b_addr).await.unwrap();
+    let (ab, ba) = within("proxy", inst.proxy(&a, &b)).await;
+    assert_eq!((ab.error, ba.error), (None, None));
+    assert!(
+        within("b", peer_b).await.unwrap() == request,
+        "b got the request"
+    );
+    assert_eq!(
+        within("a", peer_a).await.unwrap(),
+        b"received 300000 bytes",
+        "a got the answer after its half-close"
+    );
+}
+
+#[tokio::test]
+async fn proxy_reports_a_reset_and_keeps_what_the_other_side_already_sent() {
+    // b sends everything and ends; a reads all of it; only then does b
+    // reset its connection while a is still sending. The proxy reports
+    // the failed write towards b, and a has every byte b sent.
+    let (a_listener, b_listener, policy) = two_peers().await;
+    let (a_addr, b_addr) = (
+        a_listener.local_addr().unwrap(),
+        b_listener.local_addr().unwrap(),
+    );
+    let from_b = pattern(1 << 20);
+    let sent = from_b.clone();
+    let (a_has_all, b_may_reset) = tokio::sync::oneshot::channel::<()>();
+    let peer_a = tokio::spawn(async move {
+        let (s, _) = a_listener.accept().await.unwrap();
+        let (mut r, mut w) = s.into_split();
+        // a keeps sending until the proxy stops taking its bytes.
+        let writer = tokio::spawn(async move {
+            let chunk = vec![0x61; 64 * 1024];
+            while w.write_all(&chunk).await.is_ok() {}
+        });
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).await.unwrap();
+        let _ = a_has_all.send(());
+        writer.abort();
+        got
+    });
+    let peer_b = tokio::spawn(async move {
+        let (mut s, _) = b_listener.accept().await.unwrap();
+        s.write_all(&sent).await.unwrap();
+        s.shutdown().await.unwrap();
+        let _ = b_may_reset.await;
+        // Closing with unread bytes and no linger sends a reset.
+        s.set_zero_linger().unwrap();
+        drop(s);
+    });
+    let mut inst = spoke().instantiate(policy).await.unwrap();
+    let a = inst.connect_address(a_addr).await.unwrap();
+    let b = inst.connect_address(b_addr).await.unwrap();
+    let (ab, ba) = within("proxy", inst.proxy(&a, &b)).await;
+    assert_eq!(ba.error, None, "b -> a ended with b's end-of-stream");
+    assert_eq!(ba.stats.read_bytes, from_b.len() as u64);
+    match &ab.error {
+        Some(spoke_host::CopyError::Write(e)) => {
+            assert!(!e.to_string().is_empty(), "the error says what happened")
+        }
+        other => panic!("a -> b should fail writing to b, got {other:?}"),
+    }
+    assert!(
+        within("a", peer_a).await.unwrap() == from_b,
+        "a has all b sent"
+    );
+    within("b", peer_b).await.unwrap();
+}

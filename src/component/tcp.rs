@@ -698,6 +698,21 @@ impl TcpFlow {
         r
     }
 
+    /// Moves what has arrived to `dst` without blocking, inside the host
+    /// ([`TcpFlow::try_splice_out`] into `dst`'s stream). A failure of
+    /// `dst` fails its later writes too.
+    pub fn try_splice_to(&mut self, dst: &mut TcpFlow) -> Result<Spliced, SpliceError> {
+        dst.writable().map_err(SpliceError::Write)?;
+        let Some(out) = &dst.handles else {
+            return Err(SpliceError::Write(WriteError::Closed));
+        };
+        let r = self.try_splice_out(&out.output);
+        if let Err(SpliceError::Write(e)) = &r {
+            dst.write = WriteSide::Failed(e.clone());
+        }
+        r
+    }
+
     /// Moves what `input` has to this flow without blocking, inside the
     /// host (`splice`). Failures of `input` come back as
     /// `SpliceError::Read`; the flow's write side is left open at its end.
