@@ -255,6 +255,85 @@ async fn component_copy_own_thread(spoke: &Spoke, data: &'static [u8]) -> Durati
     .unwrap()
 }
 
+/// A native proxy for one connection: accepts, connects to `target`, and
+/// copies each way on a thread of its own in 64 KiB reads, passing each
+/// end-of-stream on as a half-close.
+fn native_proxy(target: SocketAddr) -> (SocketAddr, thread::JoinHandle<()>) {
+    let listener = loopback();
+    let addr = listener.local_addr().unwrap();
+    let t = thread::spawn(move || {
+        let (client, _) = listener.accept().unwrap();
+        let server = TcpStream::connect(target).unwrap();
+        let one_way = |mut from: TcpStream, mut to: TcpStream| {
+            thread::spawn(move || {
+                let mut buf = vec![0; CHUNK];
+                loop {
+                    match from.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                let _ = to.shutdown(Shutdown::Write);
+            })
+        };
+        let up = one_way(client.try_clone().unwrap(), server.try_clone().unwrap());
+        let down = one_way(server, client);
+        up.join().unwrap();
+        down.join().unwrap();
+    });
+    (addr, t)
+}
+
+/// (a') a native client, a native proxy and a native echo server.
+fn native_proxied(data: &'static [u8]) -> Duration {
+    let (echo, echo_server) = native_echo_server();
+    let (addr, proxy) = native_proxy(echo);
+    let d = plain_client(addr, data);
+    proxy.join().unwrap();
+    echo_server.join().unwrap();
+    d
+}
+
+/// (d) the same with `proxy` inside the guest in place of the native
+/// proxy, the instance on a thread of its own.
+async fn component_proxied(spoke: &Spoke, data: &'static [u8]) -> Duration {
+    let (echo, echo_server) = native_echo_server();
+    let spoke = spoke.clone();
+    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+    let proxy = on_own_thread(move || async move {
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let policy = NetworkPolicy::deny_all()
+            .allow_listen(any)
+            .allow_connect(echo);
+        let mut inst = spoke.instantiate(policy).await.unwrap();
+        let listener = inst.listen(any).await.unwrap();
+        let _ = addr_tx.send(inst.listener_address(&listener).await.unwrap());
+        let client = inst.accept(&listener).await.unwrap();
+        inst.close_listener(listener).await;
+        let server = inst.connect_address(echo).await.unwrap();
+        let (up, down) = inst.proxy(&client, &server).await;
+        assert!(
+            up.error.is_none() && down.error.is_none(),
+            "proxy failed: {up:?} {down:?}"
+        );
+        inst.close(client).await;
+        inst.close(server).await;
+    });
+    let addr = addr_rx.await.expect("the proxy listens");
+    tokio::task::spawn_blocking(move || {
+        let d = plain_client(addr, data);
+        proxy.join().unwrap();
+        echo_server.join().unwrap();
+        d
+    })
+    .await
+    .unwrap()
+}
+
 fn core_config(c: CoreCipher) -> CoreConfig {
     CoreConfig {
         server_to_client: c,
@@ -534,7 +613,14 @@ fn main() {
                     let a = mbps(data.len(), native_plain(data));
                     let b = mbps(data.len(), component_driven_own_thread(&spoke, data).await);
                     let c = mbps(data.len(), component_copy_own_thread(&spoke, data).await);
-                    println!("(a) {a:.0}  (b) {b:.0} {:.2}  (c) {c:.0} {:.2}", b / a, c / a);
+                    let a2 = mbps(data.len(), native_proxied(data));
+                    let d = mbps(data.len(), component_proxied(&spoke, data).await);
+                    println!(
+                        "(a) {a:.0}  (b) {b:.0} {:.2}  (c) {c:.0} {:.2}  (a') {a2:.0}  (d) {d:.0} {:.2}",
+                        b / a,
+                        c / a,
+                        d / a2
+                    );
                     continue;
                 }
                 let d = match only.as_str() {
@@ -560,8 +646,8 @@ fn main() {
         println!("\n== plain echo of {mb} MiB over loopback, {rounds} rounds taking turns (medians)");
         println!("own thread: the instance on a current-thread runtime of its own; shared: on the bench's 2-worker runtime.");
         println!("CPU: this process's CPU time over all rounds (both ends of the echo), against native's.");
-        let mut speed: [Vec<f64>; 5] = Default::default();
-        let mut cpu = [0u64; 5];
+        let mut speed: [Vec<f64>; 7] = Default::default();
+        let mut cpu = [0u64; 7];
         let mut clock = CpuClock::start();
         for _ in 0..rounds {
             speed[0].push(mbps(data.len(), native_plain(data)));
@@ -574,29 +660,30 @@ fn main() {
             cpu[3] += clock.lap();
             speed[4].push(mbps(data.len(), component_copy(&spoke, data).await));
             cpu[4] += clock.lap();
+            speed[5].push(mbps(data.len(), native_proxied(data)));
+            cpu[5] += clock.lap();
+            speed[6].push(mbps(data.len(), component_proxied(&spoke, data).await));
+            cpu[6] += clock.lap();
         }
-        let (a, a_cpu) = (&speed[0], cpu[0].max(1) as f64);
-        println!(
-            "(a) native std sockets                        {:6.0} MB/s   1.00                     CPU 1.00",
-            fmedian(a)
-        );
-        let labels = [
-            "(b) host driving component flows, own thread",
-            "(c) copy loop inside the guest, own thread  ",
-            "    (b) on a shared runtime                 ",
-            "    (c) on a shared runtime                 ",
-        ];
-        let targets = ["  (target >= 0.90)", "  (target >= 1.00)", "", ""];
-        for (((path, cpu), label), target) in speed[1..].iter().zip(&cpu[1..]).zip(labels).zip(targets) {
-            let ratios: Vec<f64> = path.iter().zip(a).map(|(x, a)| x / a).collect();
+        let row = |label: &str, path: &[f64], base: &[f64], cpu: u64, base_cpu: u64, target: &str| {
+            let ratios: Vec<f64> = path.iter().zip(base).map(|(x, a)| x / a).collect();
             println!(
                 "{label}  {:6.0} MB/s   {:.2} (rounds {})   CPU {:.2}{target}",
                 fmedian(path),
                 fmedian(&ratios),
                 spread(&ratios),
-                *cpu as f64 / a_cpu
+                cpu as f64 / base_cpu.max(1) as f64
             );
-        }
+        };
+        let a = &speed[0];
+        row("(a) native std sockets                      ", a, a, cpu[0], cpu[0], "");
+        row("(b) host driving component flows, own thread", &speed[1], a, cpu[1], cpu[0], "  (target >= 0.90)");
+        row("(c) copy loop inside the guest, own thread  ", &speed[2], a, cpu[2], cpu[0], "  (target >= 1.00)");
+        row("    (b) on a shared runtime                 ", &speed[3], a, cpu[3], cpu[0], "");
+        row("    (c) on a shared runtime                 ", &speed[4], a, cpu[4], cpu[0], "");
+        println!("through a proxy to a native echo server, against (a') as the baseline:");
+        row("(a') a native proxy, a thread each way      ", &speed[5], &speed[5], cpu[5], cpu[5], "");
+        row("(d) proxy inside the guest, own thread      ", &speed[6], &speed[5], cpu[6], cpu[5], "");
 
         println!("\n== cost");
         let n = 200;
