@@ -57,21 +57,27 @@ fn native_echo_server() -> (SocketAddr, thread::JoinHandle<()>) {
     let listener = loopback();
     let addr = listener.local_addr().unwrap();
     let t = thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut buf = vec![0; CHUNK];
-        loop {
-            match s.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if s.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
+        let (s, _) = listener.accept().unwrap();
+        relay(&s, &s);
+    });
+    (addr, t)
+}
+
+/// Copies `from` to `to` in 64 KiB reads until `from` ends or either
+/// fails, then half-closes `to`.
+fn relay(mut from: &TcpStream, mut to: &TcpStream) {
+    let mut buf = vec![0; CHUNK];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
                 }
             }
         }
-        let _ = s.shutdown(Shutdown::Write);
-    });
-    (addr, t)
+    }
+    let _ = to.shutdown(Shutdown::Write);
 }
 
 /// A native client: one thread writes `data`, this one reads the echo and
@@ -264,22 +270,7 @@ fn native_proxy(target: SocketAddr) -> (SocketAddr, thread::JoinHandle<()>) {
     let t = thread::spawn(move || {
         let (client, _) = listener.accept().unwrap();
         let server = TcpStream::connect(target).unwrap();
-        let one_way = |mut from: TcpStream, mut to: TcpStream| {
-            thread::spawn(move || {
-                let mut buf = vec![0; CHUNK];
-                loop {
-                    match from.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if to.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-                let _ = to.shutdown(Shutdown::Write);
-            })
-        };
+        let one_way = |from: TcpStream, to: TcpStream| thread::spawn(move || relay(&from, &to));
         let up = one_way(client.try_clone().unwrap(), server.try_clone().unwrap());
         let down = one_way(server, client);
         up.join().unwrap();
