@@ -19,7 +19,7 @@ use wasmtime_wasi::cli::AsyncStdoutStream;
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::limits::{EPOCH_TICK, Guarded, Guards, Limits, guarded_store};
+use crate::limits::{Guarded, Guards, Limits, guarded_store, spawn_ticker};
 use crate::policy::{DenialLog, NetworkPolicy, denial_of};
 use crate::stdin::ReaderStdin;
 
@@ -172,8 +172,7 @@ impl CommandComponent {
             .instantiate_pre(&component)
             .context("linking the command component")?;
         let pre = CommandPre::new(pre).context("the component does not export wasi:cli/run")?;
-        let stop_ticker = Arc::new(AtomicBool::new(false));
-        spawn_ticker(engine.clone(), stop_ticker.clone());
+        let stop_ticker = spawn_ticker(engine.clone(), "spoke-command-epoch");
         Ok(Self {
             inner: Arc::new(Inner {
                 engine,
@@ -275,21 +274,6 @@ pub async fn run_command<S: AsRef<str>>(
                 .stdout(stdout),
         )
         .await
-}
-
-/// Advances the engine's epoch every [`EPOCH_TICK`] until `stop` is set.
-fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
-    let spawned = std::thread::Builder::new()
-        .name("spoke-command-epoch".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                engine.increment_epoch();
-            }
-        });
-    // Without the ticker the command still runs; it only loses the watchdog
-    // and the periodic yield.
-    drop(spawned);
 }
 
 /// What each command's `Store` holds.

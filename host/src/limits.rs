@@ -5,6 +5,8 @@
 //! watchdog needs (fed by wasmtime's call hook and epoch callback). It never
 //! decides network permissions and never calls into the guest.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::{CallHook, Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
@@ -152,6 +154,25 @@ pub(crate) fn guarded_store<T: Guarded>(engine: &Engine, data: T) -> Store<T> {
         }
     });
     store
+}
+
+/// Advances `engine`'s epoch every [`EPOCH_TICK`], on a thread named
+/// `name`, until the returned flag is set. Without the thread guests still
+/// run; they only lose the watchdog and the periodic yield, so failing to
+/// start it is not an error.
+pub(crate) fn spawn_ticker(engine: Engine, name: &str) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let spawned = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
+    drop(spawned);
+    stop
 }
 
 #[cfg(test)]

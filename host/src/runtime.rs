@@ -17,7 +17,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings::ComponentPre;
 use crate::instance::Instance;
-use crate::limits::{EPOCH_TICK, Guarded, Guards, Limits, guarded_store};
+use crate::limits::{Guarded, Guards, Limits, guarded_store, spawn_ticker};
 use crate::policy::{DenialLog, NetworkPolicy, denial_of};
 
 /// The Spoke component's bytes, built by `host/build.rs`.
@@ -124,8 +124,7 @@ impl Spoke {
             .instantiate_pre(&component)
             .context("linking the Spoke component")?;
         let pre = ComponentPre::new(pre).context("checking the Spoke component's exports")?;
-        let ticker = Arc::new(AtomicBool::new(false));
-        spawn_ticker(engine.clone(), ticker.clone());
+        let ticker = spawn_ticker(engine.clone(), "spoke-epoch");
         Ok(Self {
             inner: Arc::new(Inner {
                 engine,
@@ -189,21 +188,6 @@ fn wasi_ctx(policy: &NetworkPolicy, denial: &DenialLog) -> WasiCtx {
             Box::pin(async move { allowed })
         })
         .build()
-}
-
-/// Advances the engine's epoch every [`EPOCH_TICK`] until `stop` is set.
-fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
-    let spawned = std::thread::Builder::new()
-        .name("spoke-epoch".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                engine.increment_epoch();
-            }
-        });
-    // Without the ticker guests still run; they only lose the watchdog and
-    // the periodic yield. Thread creation failing is not worth failing for.
-    drop(spawned);
 }
 
 /// What each `Store` holds.
