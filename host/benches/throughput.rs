@@ -594,9 +594,9 @@ fn main() {
         let spoke = Spoke::new().expect("load the component");
         println!("compile the component: {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
 
-        // One path alone, repeated, for profiling or for ratios on a busy
-        // machine: SPOKE_BENCH_ONLY=proxied|driven|copy|host|plain (plain:
-        // (a), (b) and (c) in turn, each round).
+        // One path alone, repeated, for profiling: SPOKE_BENCH_ONLY=native,
+        // host (b), copy (c), native-proxy (a'), proxy (d), the encrypted
+        // proxied or driven, or plain (all the plain paths in turn).
         if let Ok(only) = std::env::var("SPOKE_BENCH_ONLY") {
             let c = CoreCipher::ChaCha20Poly1305;
             for _ in 0..5 {
@@ -617,8 +617,11 @@ fn main() {
                 let d = match only.as_str() {
                     "proxied" => component_secure_proxied(&spoke, c, data).await,
                     "driven" => component_secure(&spoke, c, data).await.1,
-                    "copy" => component_copy(&spoke, data).await,
-                    "host" => component_driven(&spoke, data).await,
+                    "copy" => component_copy_own_thread(&spoke, data).await,
+                    "host" => component_driven_own_thread(&spoke, data).await,
+                    "native" => native_plain(data),
+                    "proxy" => component_proxied(&spoke, data).await,
+                    "native-proxy" => native_proxied(data),
                     other => panic!("SPOKE_BENCH_ONLY: unknown path {other}"),
                 };
                 println!("{only}: {:.0} MB/s", mbps(data.len(), d));
