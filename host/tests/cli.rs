@@ -302,3 +302,109 @@ fn errors_are_one_line_and_a_failure_status() {
         String::from_utf8_lossy(&out.stderr).starts_with("spoke: cannot read the password file")
     );
 }
+
+/// The composed `spoke-cat` example written to `dir`, for `spoke run`.
+fn spoke_cat_file(dir: &Path) -> PathBuf {
+    let path = dir.join("spoke-cat.wasm");
+    std::fs::write(&path, spoke_examples::SPOKE_CAT).unwrap();
+    path
+}
+
+/// A native echo server for one connection, on a std thread.
+fn native_echo_once() -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let t = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut r = s.try_clone().unwrap();
+        std::io::copy(&mut r, &mut s).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+    });
+    (addr, t)
+}
+
+#[test]
+fn run_runs_a_composed_component_with_exactly_the_connect_it_allows() {
+    let dir = scratch("run-allowed");
+    let cat = spoke_cat_file(&dir);
+    let (addr, echo) = native_echo_once();
+    let data = payload(2 << 20, 17);
+    let mut child = spoke(
+        &dir,
+        &[
+            "run",
+            "--allow-connect",
+            &addr.to_string(),
+            cat.to_str().unwrap(),
+            &addr.ip().to_string(),
+            &addr.port().to_string(),
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let sent = data.clone();
+    let writer = std::thread::spawn(move || stdin.write_all(&sent).unwrap());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    echo.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(out.stdout.len(), data.len(), "{stderr}");
+    assert!(out.stdout == data, "the echo differs from what was sent");
+}
+
+#[test]
+fn run_denies_what_its_command_line_does_not_allow_and_says_how_to_allow_it() {
+    let dir = scratch("run-denied");
+    let cat = spoke_cat_file(&dir);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Allowed: another port on the same address, not this one.
+    let other = std::net::SocketAddr::new(addr.ip(), addr.port().wrapping_add(1).max(1));
+    let out = spoke(
+        &dir,
+        &[
+            "run",
+            "--allow-connect",
+            &other.to_string(),
+            cat.to_str().unwrap(),
+            &addr.ip().to_string(),
+            &addr.port().to_string(),
+        ],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "spoke-cat's exit code: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("does not allow connecting to {addr}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("allow it with --allow-connect {addr}")),
+        "{stderr}"
+    );
+    listener.set_nonblocking(true).unwrap();
+    assert!(listener.accept().is_err(), "no connection was made");
+}
+
+#[test]
+fn run_reports_a_missing_component_file_in_one_line() {
+    let dir = scratch("run-missing");
+    let out = spoke(&dir, &["run", "no-such.wasm"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.starts_with("spoke: reading no-such.wasm"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}

@@ -96,6 +96,33 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Run a command component (one that exports `wasi:cli/run`, such as
+    /// an application composed with the Spoke component) under a
+    /// deny-by-default network policy: it may connect, listen and look up
+    /// names only as the --allow options say. It gets spoke's standard
+    /// streams, no files, and only the environment variables given with
+    /// --env; spoke exits with its exit code.
+    Run {
+        /// Allow connecting to ADDR:PORT (repeatable).
+        #[arg(long, value_name = "ADDR:PORT")]
+        allow_connect: Vec<SocketAddr>,
+        /// Allow listening on ADDR:PORT; port 0 allows any port on ADDR
+        /// (repeatable).
+        #[arg(long, value_name = "ADDR:PORT")]
+        allow_listen: Vec<SocketAddr>,
+        /// Allow looking up host names.
+        #[arg(long)]
+        allow_name_lookup: bool,
+        /// Give the component an environment variable: NAME=VALUE, or NAME
+        /// for spoke's own value (repeatable).
+        #[arg(long, value_name = "NAME[=VALUE]")]
+        env: Vec<String>,
+        /// The component file (.wasm).
+        component: PathBuf,
+        /// Arguments for the component.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// The reference's own demonstration: a server and a client in one
     /// process; the client sends FILE, the server echoes it back, the client
     /// checks it byte for byte and prints the throughput.

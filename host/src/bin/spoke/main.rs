@@ -1,13 +1,14 @@
 //! The `spoke` command: plain and password-secured flows, file transfer, a
 //! password-secured tunnel and the reference's demonstration, all run by
-//! the Spoke component under wasmtime. Each subcommand's network policy
-//! allows exactly the addresses on its command line. Errors are one line on
-//! stderr and a non-zero exit.
+//! the Spoke component under wasmtime, and `run` for any command component.
+//! Each subcommand's network policy allows exactly the addresses on its
+//! command line. Errors are one line on stderr and a non-zero exit.
 
 mod cli;
 mod header;
 mod netcat;
 mod password;
+mod runner;
 mod session;
 mod simulate;
 mod transfer;
@@ -35,7 +36,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli.command)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("spoke: {}", one_line(&e));
             ExitCode::FAILURE
@@ -48,8 +49,32 @@ fn one_line(e: &anyhow::Error) -> String {
     format!("{e:#}").replace('\n', " ")
 }
 
-async fn run(command: Command) -> Result<()> {
-    match command {
+async fn run(command: Command) -> Result<ExitCode> {
+    let done: Result<()> = match command {
+        Command::Run {
+            allow_connect,
+            allow_listen,
+            allow_name_lookup,
+            env,
+            component,
+            args,
+        } => {
+            let mut policy = NetworkPolicy::deny_all().allow_name_lookup(allow_name_lookup);
+            for addr in allow_connect {
+                policy = policy.allow_connect(addr);
+            }
+            for addr in allow_listen {
+                policy = policy.allow_listen(addr);
+            }
+            let run = runner::Run {
+                component: &component,
+                args: &args,
+                env: &env,
+                policy,
+            };
+            // The component's exit code is spoke's.
+            return runner::run(run).await;
+        }
         Command::Connect { target, secure } => {
             let password = secure
                 .enabled()
@@ -197,7 +222,8 @@ async fn run(command: Command) -> Result<()> {
             );
             Ok(())
         }
-    }
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }
 
 /// Connects to `HOST:PORT`, the only address (and, for a name, the only
