@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use wasi::clocks::monotonic_clock;
 use wasi::io::poll::{Pollable, poll};
-use wasi::io::streams::{InputStream, OutputStream};
+use wasi::io::streams::{InputStream, OutputStream, StreamError};
 use wasi::sockets::instance_network::instance_network;
 use wasi::sockets::ip_name_lookup::resolve_addresses;
 use wasi::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress};
@@ -447,6 +447,17 @@ pub enum SpliceError {
 }
 
 impl TcpFlow {
+    /// Whether the input can still be spliced from: `false` once it has
+    /// ended, the sticky error once it failed or the flow was closed.
+    fn splice_source_open(&self) -> Result<bool, SpliceError> {
+        match &self.read {
+            ReadSide::Open if self.handles.is_some() => Ok(true),
+            ReadSide::Open => Err(SpliceError::Read(errors::closed_flow())),
+            ReadSide::Ended => Ok(false),
+            ReadSide::Failed(e) => Err(SpliceError::Read(e.clone())),
+        }
+    }
+
     /// Moves everything `self` receives to `dst` until end-of-stream,
     /// inside the host (`wasi:io/streams.splice`): the bytes never enter
     /// the guest. Adds each chunk moved to `moved(bytes)`. Does not shut
@@ -460,11 +471,8 @@ impl TcpFlow {
             dst.write(&data).map_err(SpliceError::Write)?;
             moved(data.len() as u64);
         }
-        match &self.read {
-            ReadSide::Open if self.handles.is_some() => {}
-            ReadSide::Open => return Err(SpliceError::Read(errors::closed_flow())),
-            ReadSide::Ended => return Ok(()),
-            ReadSide::Failed(e) => return Err(SpliceError::Read(e.clone())),
+        if !self.splice_source_open()? {
+            return Ok(());
         }
         dst.writable().map_err(SpliceError::Write)?;
         self.prepare_waits();
@@ -491,11 +499,8 @@ impl TcpFlow {
             self.write(&data).map_err(SpliceError::Write)?;
             moved(data.len() as u64);
         }
-        match &self.read {
-            ReadSide::Open if self.handles.is_some() => {}
-            ReadSide::Open => return Err(SpliceError::Read(errors::closed_flow())),
-            ReadSide::Ended => return Ok(()),
-            ReadSide::Failed(e) => return Err(SpliceError::Read(e.clone())),
+        if !self.splice_source_open()? {
+            return Ok(());
         }
         self.writable().map_err(SpliceError::Write)?;
         self.prepare_waits();
@@ -519,27 +524,32 @@ fn splice_all(
     out: &Handles,
     moved: &mut impl FnMut(u64),
 ) -> Result<(), SpliceError> {
-    // `splice` checks the permit, reads what is there and writes it. It
-    // reports either side's failure the same way; the output's state,
-    // which stays failed, tells them apart.
     loop {
-        match out.output.splice(&src.input, CHUNK) {
-            Ok(0) => match out.output.check_write() {
-                Ok(0) => wait(&out.writable),
-                Ok(_) => wait(&src.readable),
-                Err(e) => return Err(SpliceError::Write(errors::from_write(e))),
-            },
-            Ok(n) => moved(n),
-            Err(e) => match out.output.check_write() {
-                Err(w) => return Err(SpliceError::Write(errors::from_write(w))),
-                Ok(_) => {
-                    return match errors::from_read(e) {
-                        None => Ok(()),
-                        Some(e) => Err(SpliceError::Read(e)),
-                    };
-                }
-            },
+        match spliced(&out.output, out.output.splice(&src.input, CHUNK))? {
+            Spliced::Moved(n) => moved(n),
+            Spliced::WaitWrite => wait(&out.writable),
+            Spliced::WaitRead => wait(&src.readable),
+            Spliced::Ended => return Ok(()),
         }
+    }
+}
+
+/// What one `splice` into `out` did. `splice` checks the permit, reads what
+/// is there and writes it: 0 moved means either side has nothing to give,
+/// and it reports either side's failure the same way. The output's state,
+/// which stays failed, tells them apart.
+fn spliced(out: &OutputStream, r: Result<u64, StreamError>) -> Result<Spliced, SpliceError> {
+    match r {
+        Ok(0) => match out.check_write() {
+            Ok(0) => Ok(Spliced::WaitWrite),
+            Ok(_) => Ok(Spliced::WaitRead),
+            Err(w) => Err(SpliceError::Write(errors::from_write(w))),
+        },
+        Ok(n) => Ok(Spliced::Moved(n)),
+        Err(e) => match out.check_write() {
+            Err(w) => Err(SpliceError::Write(errors::from_write(w))),
+            Ok(_) => errors::from_read(e).map_or(Ok(Spliced::Ended), |e| Err(SpliceError::Read(e))),
+        },
     }
 }
 
@@ -667,29 +677,13 @@ impl TcpFlow {
                 .map_err(|e| SpliceError::Write(errors::from_write(e)))?;
             return Ok(Spliced::Moved(data.len() as u64));
         }
-        match &self.read {
-            ReadSide::Open if self.handles.is_some() => {}
-            ReadSide::Open => return Err(SpliceError::Read(errors::closed_flow())),
-            ReadSide::Ended => return Ok(Spliced::Ended),
-            ReadSide::Failed(e) => return Err(SpliceError::Read(e.clone())),
+        if !self.splice_source_open()? {
+            return Ok(Spliced::Ended);
         }
         let Some(h) = &self.handles else {
             return Err(SpliceError::Read(errors::closed_flow()));
         };
-        let r = match out.splice(&h.input, CHUNK) {
-            Ok(0) => match out.check_write() {
-                Ok(0) => Ok(Spliced::WaitWrite),
-                Ok(_) => Ok(Spliced::WaitRead),
-                Err(w) => Err(SpliceError::Write(errors::from_write(w))),
-            },
-            Ok(n) => Ok(Spliced::Moved(n)),
-            Err(e) => match out.check_write() {
-                Err(w) => Err(SpliceError::Write(errors::from_write(w))),
-                Ok(_) => {
-                    errors::from_read(e).map_or(Ok(Spliced::Ended), |e| Err(SpliceError::Read(e)))
-                }
-            },
-        };
+        let r = spliced(out, out.splice(&h.input, CHUNK));
         match &r {
             Ok(Spliced::Ended) => self.read = ReadSide::Ended,
             Err(SpliceError::Read(e)) => self.read = ReadSide::Failed(e.clone()),
@@ -721,20 +715,7 @@ impl TcpFlow {
         let Some(h) = &self.handles else {
             return Err(SpliceError::Write(WriteError::Closed));
         };
-        let r = match h.output.splice(input, CHUNK) {
-            Ok(0) => match h.output.check_write() {
-                Ok(0) => Ok(Spliced::WaitWrite),
-                Ok(_) => Ok(Spliced::WaitRead),
-                Err(w) => Err(SpliceError::Write(errors::from_write(w))),
-            },
-            Ok(n) => Ok(Spliced::Moved(n)),
-            Err(e) => match h.output.check_write() {
-                Err(w) => Err(SpliceError::Write(errors::from_write(w))),
-                Ok(_) => {
-                    errors::from_read(e).map_or(Ok(Spliced::Ended), |e| Err(SpliceError::Read(e)))
-                }
-            },
-        };
+        let r = spliced(&h.output, h.output.splice(input, CHUNK));
         if let Err(SpliceError::Write(e)) = &r {
             self.write = WriteSide::Failed(e.clone());
         }
