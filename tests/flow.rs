@@ -155,6 +155,42 @@ async fn flows_to_ipv6_loopback_work() {
     server.await.unwrap();
 }
 
+#[tokio::test]
+async fn a_read_takes_what_has_arrived_beyond_64k_up_to_max() {
+    // wasmtime-wasi reads at most 64 KiB at a time unless patched (see
+    // vendor/wasmtime-wasi/PATCH.md); a reader that asks for more and lets
+    // data accumulate gets larger reads, as a native one does.
+    let data = pattern(4 << 20);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sent = data.clone();
+    let peer = tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut sock, &sent)
+            .await
+            .unwrap();
+    });
+    let mut inst = spoke().instantiate(connect_to(addr)).await.unwrap();
+    let flow = inst.connect_address(addr).await.unwrap();
+    let (mut got, mut largest) = (Vec::new(), 0);
+    within("4 MiB read with pauses", async {
+        while let Some(chunk) = {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            inst.read(&flow, 1 << 20).await.unwrap()
+        } {
+            largest = largest.max(chunk.len());
+            got.extend(chunk);
+        }
+    })
+    .await;
+    assert!(got == data, "the bytes arrive intact");
+    assert!(
+        largest > 64 << 10,
+        "the largest read took only {largest} bytes"
+    );
+    peer.await.unwrap();
+}
+
 /// Writes `data` in chunks and reads the echo back, one chunk at a time.
 async fn ping_pong(inst: &mut Instance, addr: std::net::SocketAddr, data: &[u8]) {
     let flow = inst.connect_address(addr).await.unwrap();
