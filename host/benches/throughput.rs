@@ -25,6 +25,9 @@ use spoke_host::native::SecureStream;
 use spoke_host::{Cipher, Flow, Instance, NetworkPolicy, ShutdownMode, Spoke, SpokeConfig};
 
 const CHUNK: usize = 64 * 1024;
+/// The buffer of a native relay (echo server, proxy): as large as one read
+/// of the guest's copy loop, and as the native client's reads.
+const RELAY_BUF: usize = 256 * 1024;
 /// Bytes in flight (sent, not yet echoed) for host-driven clients.
 const WINDOW: usize = 1 << 20;
 /// The OCaml reference's encrypted echo, natively, its default ciphers (PERFORMANCE.md).
@@ -63,10 +66,10 @@ fn native_echo_server() -> (SocketAddr, thread::JoinHandle<()>) {
     (addr, t)
 }
 
-/// Copies `from` to `to` in 64 KiB reads until `from` ends or either
-/// fails, then half-closes `to`.
+/// Copies `from` to `to` in reads of up to [`RELAY_BUF`] until `from`
+/// ends or either fails, then half-closes `to`.
 fn relay(mut from: &TcpStream, mut to: &TcpStream) {
-    let mut buf = vec![0; CHUNK];
+    let mut buf = vec![0; RELAY_BUF];
     loop {
         match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
