@@ -67,8 +67,8 @@
 //!
 //! The sockets the guest reads come from wasmtime-wasi, which this workspace
 //! builds with a small patch (`vendor/wasmtime-wasi/PATCH.md`): a TCP read
-//! fills memory without zeroing it first and takes up to 256 KiB at a time,
-//! not 64 KiB. A program that depends on this library gets the stock crate
+//! fills memory without zeroing it first, and a read and a write permit may
+//! be 256 KiB, not 64 KiB. A program that depends on this library gets the stock crate
 //! unless its own workspace's `Cargo.toml` points `[patch.crates-io]
 //! wasmtime-wasi` at that directory (by path, or at this repository by git).
 //! Everything works the same with the stock crate; the throughput bench
