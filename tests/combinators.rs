@@ -4,6 +4,8 @@
 mod common;
 
 use common::{pattern, spoke, within};
+use std::net::SocketAddr;
+
 use spoke_host::NetworkPolicy;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -83,25 +85,27 @@ async fn proxy_relays_both_directions_until_both_end() {
     assert!(peer_a.await.unwrap() == from_b, "a received what b sent");
 }
 
-/// Two native peers for a proxy between two TCP flows of one instance.
-async fn two_peers() -> (TcpListener, TcpListener, NetworkPolicy) {
+/// Two native peers for a proxy between two TCP flows of one instance,
+/// each with its address, and a policy that allows connecting to both.
+async fn two_peers() -> (
+    (TcpListener, SocketAddr),
+    (TcpListener, SocketAddr),
+    NetworkPolicy,
+) {
     let a = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let b = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
     let policy = NetworkPolicy::deny_all()
-        .allow_connect(a.local_addr().unwrap())
-        .allow_connect(b.local_addr().unwrap());
-    (a, b, policy)
+        .allow_connect(a_addr)
+        .allow_connect(b_addr);
+    ((a, a_addr), (b, b_addr), policy)
 }
 
 #[tokio::test]
 async fn proxy_passes_a_half_close_on_and_the_answer_comes_back() {
     // b answers only once it has read a's end-of-stream, which reaches it
     // only if the proxy passes a's half-close on while keeping b -> a open.
-    let (a_listener, b_listener, policy) = two_peers().await;
-    let (a_addr, b_addr) = (
-        a_listener.local_addr().unwrap(),
-        b_listener.local_addr().unwrap(),
-    );
+    let ((a_listener, a_addr), (b_listener, b_addr), policy) = two_peers().await;
     let request = pattern(300_000);
     let sent = request.clone();
     let peer_a = tokio::spawn(async move {
@@ -142,11 +146,7 @@ async fn proxy_reports_a_reset_and_keeps_what_the_other_side_already_sent() {
     // b sends everything and ends; a reads all of it; only then does b
     // reset its connection while a is still sending. The proxy reports
     // the failed write towards b, and a has every byte b sent.
-    let (a_listener, b_listener, policy) = two_peers().await;
-    let (a_addr, b_addr) = (
-        a_listener.local_addr().unwrap(),
-        b_listener.local_addr().unwrap(),
-    );
+    let ((a_listener, a_addr), (b_listener, b_addr), policy) = two_peers().await;
     let from_b = pattern(1 << 20);
     let sent = from_b.clone();
     let (a_has_all, b_may_reset) = tokio::sync::oneshot::channel::<()>();

@@ -162,6 +162,18 @@ async fn host_driven(inst: &mut Instance, flow: &Flow, data: &[u8]) -> Duration 
     start.elapsed()
 }
 
+/// Proxies `a` and `b` inside the instance until both directions end,
+/// which must be without error, then closes both.
+async fn proxy_to_the_end(inst: &mut Instance, a: Flow, b: Flow) {
+    let (up, down) = inst.proxy(&a, &b).await;
+    assert!(
+        up.error.is_none() && down.error.is_none(),
+        "proxy failed: {up:?} {down:?}"
+    );
+    inst.close(a).await;
+    inst.close(b).await;
+}
+
 /// (b) the host drives the component's flow against a native echo server.
 async fn component_driven(spoke: &Spoke, data: &'static [u8]) -> Duration {
     let (addr, server) = native_echo_server();
@@ -309,13 +321,7 @@ async fn component_proxied(spoke: &Spoke, data: &'static [u8]) -> Duration {
         let client = inst.accept(&listener).await.unwrap();
         inst.close_listener(listener).await;
         let server = inst.connect_address(echo).await.unwrap();
-        let (up, down) = inst.proxy(&client, &server).await;
-        assert!(
-            up.error.is_none() && down.error.is_none(),
-            "proxy failed: {up:?} {down:?}"
-        );
-        inst.close(client).await;
-        inst.close(server).await;
+        proxy_to_the_end(&mut inst, client, server).await;
     });
     let addr = addr_rx.await.expect("the proxy listens");
     tokio::task::spawn_blocking(move || {
@@ -461,13 +467,7 @@ async fn component_secure_proxied(spoke: &Spoke, c: CoreCipher, data: &'static [
             .spoke_client(under, ("bench-client", "bench-server"), PASSWORD, &cfg)
             .await
             .unwrap();
-        let (up, down) = inst.proxy(&plain, &secure).await;
-        assert!(
-            up.error.is_none() && down.error.is_none(),
-            "proxy failed: {up:?} {down:?}"
-        );
-        inst.close(plain).await;
-        inst.close(secure).await;
+        proxy_to_the_end(&mut inst, plain, secure).await;
     });
     let d = tokio::task::spawn_blocking(move || plain_client(entrance, data))
         .await
