@@ -81,8 +81,7 @@ fn four_blocks(s: &[u32; 16]) -> [[V128; 4]; 4] {
 #[inline(always)]
 fn xor_wide(s: &[u32; 16], chunk: &mut [u8; WIDE]) {
     let ks = four_blocks(s);
-    for (i, piece) in chunk.chunks_exact_mut(16).enumerate() {
-        let piece: &mut [u8; 16] = piece.try_into().expect("16-byte piece");
+    for (i, piece) in chunk.as_chunks_mut::<16>().0.iter_mut().enumerate() {
         V128::load(piece).xor(ks[i / 4][i % 4]).store(piece);
     }
 }
@@ -112,12 +111,11 @@ pub(crate) fn nonce_words(nonce: &[u8; 12]) -> [u32; 3] {
 /// kernel's counter arithmetic wraps only for keystream that is discarded).
 pub(crate) fn apply_keystream(key: &[u32; 8], nonce: &[u32; 3], counter: u32, buf: &mut [u8]) {
     let mut s = state(key, nonce, counter);
-    let mut chunks = buf.chunks_exact_mut(WIDE);
-    for chunk in &mut chunks {
-        xor_wide(&s, chunk.try_into().expect("256-byte chunk"));
+    let (chunks, rest) = buf.as_chunks_mut::<WIDE>();
+    for chunk in chunks {
+        xor_wide(&s, chunk);
         s[12] = s[12].wrapping_add(4);
     }
-    let rest = chunks.into_remainder();
     if !rest.is_empty() {
         let mut tmp = [0u8; WIDE];
         tmp[..rest.len()].copy_from_slice(rest);
@@ -153,8 +151,9 @@ impl FirstPass {
         ks[0][0].store(a.try_into().expect("16 bytes"));
         ks[0][1].store(b.try_into().expect("16 bytes"));
         if len <= FIRST {
-            for (i, piece) in first.keystream.chunks_exact_mut(16).enumerate() {
-                ks[1 + i / 4][i % 4].store(piece.try_into().expect("16 bytes"));
+            let (pieces, _) = first.keystream.as_chunks_mut::<16>();
+            for (i, piece) in pieces.iter_mut().enumerate() {
+                ks[1 + i / 4][i % 4].store(piece);
             }
         }
         first

@@ -212,8 +212,8 @@ impl Poly1305 {
         if !vectored.is_empty() {
             self.blocks_vector(vectored);
         }
-        for b in rest.chunks_exact(BLOCK) {
-            self.block(b.try_into().expect("16-byte block"), 1 << 24);
+        for b in rest.as_chunks::<BLOCK>().0 {
+            self.block(b, 1 << 24);
         }
     }
 
@@ -221,14 +221,14 @@ impl Poly1305 {
     fn blocks_vector(&mut self, data: &[u8]) {
         let (r22, s22) = multiplier(&self.r2, &self.r2);
         let (r21, s21) = multiplier(&self.r2, &self.r);
-        let mut pairs = data.chunks_exact(2 * BLOCK);
+        let mut pairs = data.as_chunks::<{ 2 * BLOCK }>().0.iter();
         let first = pairs.next().expect("at least one pair");
-        let m = limbs_pair(first.try_into().expect("32 bytes"));
+        let m = limbs_pair(first);
         let h0 = self.h;
         let mut h: [V128; 5] =
             core::array::from_fn(|i| m[i].add64(V128::from_u64(u64::from(h0[i]), 0)));
         for pair in pairs {
-            let m = limbs_pair(pair.try_into().expect("32 bytes"));
+            let m = limbs_pair(pair);
             let p = mul_vector(&h, &r22, &s22);
             h = core::array::from_fn(|i| p[i].add64(m[i]));
         }

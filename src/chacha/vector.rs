@@ -195,8 +195,8 @@ mod imp {
         /// Stores 16 bytes (little-endian lanes).
         #[inline(always)]
         pub fn store(self, bytes: &mut [u8; 16]) {
-            for (chunk, w) in bytes.chunks_exact_mut(4).zip(self.0) {
-                chunk.copy_from_slice(&w.to_le_bytes());
+            for (chunk, w) in bytes.as_chunks_mut::<4>().0.iter_mut().zip(self.0) {
+                *chunk = w.to_le_bytes();
             }
         }
 

@@ -605,7 +605,7 @@ fn debug_output_never_shows_secrets() {
     }
     // Byte lists as Debug would print them.
     assert!(
-        !all.contains(&format!("{:?}", &session_keys_prefix(&k0))),
+        !all.contains(&format!("{:?}", session_keys_prefix(&k0))),
         "{all}"
     );
 }
