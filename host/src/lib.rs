@@ -71,9 +71,8 @@
 //! be 256 KiB, not 64 KiB. A program that depends on this library gets the stock crate
 //! unless its own workspace's `Cargo.toml` points `[patch.crates-io]
 //! wasmtime-wasi` at that directory (by path, or at this repository by git).
-//! Everything works the same with the stock crate; the throughput bench
-//! measured the host driving a flow at 0.82 of native sockets with it and
-//! 1.00 with the patch, and `copy` inside the guest at 0.92 and 1.00.
+//! Everything works the same with the stock crate, only slower; `PATCH.md`
+//! has the throughput bench's figures with and without it.
 //!
 //! An instance runs on one thread at a time. On a current-thread runtime
 //! (one per core, each with its own instances, as a thread-per-core server

@@ -1,4 +1,6 @@
 use crate::p2;
+use crate::{NamedId, WasiCtxNamedView};
+use std::marker;
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite, empty};
@@ -281,6 +283,163 @@ impl<T: ?Sized + StdoutStream + Sync> StdoutStream for Arc<T> {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
         T::async_stream(self)
     }
+}
+
+/// A helper struct which implements [`HasData`] for the `wasi:cli` APIs when
+/// used in combination with named imports.
+///
+/// This structure is similar in purpose to [`WasiCli`] and is used
+/// when using the [`named_imports`] module for `wasi:cli`. This structure
+/// serves as the `D` type parameter for `add_to_linker` functions.
+///
+/// [`named_imports`]: crate::p3::bindings::named_imports::wasi::cli
+///
+/// # Meaning of the `T` parameter
+///
+/// Here the `T` must be something that implements [`WasiCliNamedView`]. The
+/// corresponding `Data` for this type is [`WasiCtxNamedView`] which internally
+/// will contain `&mut T`.
+///
+/// Effectively you're going to implement [`WasiCliNamedView`] for something in
+/// your embedding, and that's the `T` you'll fill in here.
+///
+/// # Examples
+///
+/// ```
+/// use wasmtime::component::{Linker, Component, ResourceTable};
+/// use wasmtime::{Engine, Result};
+/// use wasmtime_wasi::{NamedId, WasiCtxNamedView};
+/// use wasmtime_wasi::cli::*;
+/// use wasmtime_wasi::p2::bindings::named_imports;
+/// use std::collections::HashMap;
+///
+/// struct MyStoreState {
+///     table: ResourceTable,
+///     states: HashMap<NamedId, WasiCliCtx>,
+/// }
+///
+/// fn main() -> Result<()> {
+///     let engine = Engine::default();
+///     let mut linker = Linker::new(&engine);
+///     let component = Component::new(&engine, "(component)")?;
+///     let mut name_map = HashMap::new();
+///
+///     named_imports::wasi::cli::environment::add_to_linker::<MyStoreState, WasiCliNamed<MyStoreState>>(
+///         &mut linker,
+///         &component,
+///         |name| {
+///             let len = name_map.len();
+///             Ok(NamedId(*name_map.entry(name.to_string()).or_insert(len)))
+///         },
+///         |state| WasiCtxNamedView(state),
+///     )?;
+///     Ok(())
+/// }
+///
+/// impl WasiCliNamedView for MyStoreState {
+///     fn cli(&mut self, id: NamedId) -> WasiCliCtxView<'_> {
+///         let ctx = self.states.get_mut(&id).expect("state for id");
+///         WasiCliCtxView {
+///             table: &mut self.table,
+///             ctx,
+///         }
+///     }
+/// }
+/// ```
+pub struct WasiCliNamed<T>(marker::PhantomData<fn() -> T>);
+
+impl<T> HasData for WasiCliNamed<T>
+where
+    T: WasiCliNamedView,
+{
+    type Data<'a> = WasiCtxNamedView<'a, T>;
+}
+
+/// A trait used to look up a specific `wasi:cli` context for a named import.
+///
+/// This trait is used in conjunction with the [`named_imports`] bindings
+/// generated for all WASI interfaces. The purpose of this trait is for
+/// embedders to define how a [`NamedId`] maps to a particular `wasi:cli`
+/// context, here returned as [`WasiCliCtxView`]. Embedders are responsible
+/// for assigning meaning to [`NamedId`] values themselves. These IDs are
+/// assigned when [`add_named_to_linker`] is called, for example, as the
+/// `lookup` argument to that function.
+///
+/// When using [`add_named_to_linker`] it's sufficient to implement this trait
+/// for the `T` in `Store<T>`. You can also instead implement the
+/// [`WasiNamedView`] trait for `T` which implies an implementation of this
+/// trait.
+///
+/// When using `add_to_linker` in the generated `bindings::named_imports`
+/// module then values implementing this live within the `T` of `Store<T>`, and
+/// be temporarily referenced in [`WasiCtxNamedView`] where internally that'll
+/// hold `WasiCtxNamedView(&mut your_type)`.
+///
+/// [`named_imports`]: crate::p3::bindings::named_imports
+/// [`add_named_to_linker`]: crate::p3::cli::add_named_to_linker
+/// [`WasiNamedView`]: crate::WasiNamedView
+///
+/// # Examples
+///
+/// ```
+/// use wasmtime::component::{Linker, Component, ResourceTable};
+/// use wasmtime::{Engine, Result};
+/// use wasmtime_wasi::{NamedId, WasiCtxNamedView};
+/// use wasmtime_wasi::cli::*;
+/// use wasmtime_wasi::p2::bindings::named_imports;
+/// use std::collections::HashMap;
+///
+/// struct MyStoreState {
+///     table: ResourceTable,
+///     states: HashMap<NamedId, WasiCliCtx>,
+/// }
+///
+/// fn main() -> Result<()> {
+///     let engine = Engine::default();
+///     let mut linker = Linker::new(&engine);
+///     let component = Component::new(&engine, "(component)")?;
+///     let mut name_map = HashMap::new();
+///
+///     wasmtime_wasi::p3::cli::add_named_to_linker::<MyStoreState>(
+///         &mut linker,
+///         &component,
+///         |_, name| {
+///             let len = name_map.len();
+///             Ok(NamedId(*name_map.entry(name.to_string()).or_insert(len)))
+///         },
+///     )?;
+///     Ok(())
+/// }
+///
+/// impl WasiCliNamedView for MyStoreState {
+///     fn cli(&mut self, id: NamedId) -> WasiCliCtxView<'_> {
+///         let ctx = self.states.get_mut(&id).expect("state for id");
+///         WasiCliCtxView {
+///             table: &mut self.table,
+///             ctx,
+///         }
+///     }
+/// }
+/// ```
+pub trait WasiCliNamedView: Send + 'static {
+    /// Looks up the [`WasiCliCtxView`] for the given [`NamedId`].
+    ///
+    /// This method will resolve the `id` specified to a specific CLI context
+    /// that is available to be used. Note that this method is specifically
+    /// infallible meaning that a CLI context must be returned and this cannot
+    /// generate a trap or panic or similar.
+    ///
+    /// Embedders are responsible for allocating [`NamedId`] and assigning
+    /// meaning to ids. When a `Linker` is populated embedders will have the
+    /// ability to generate a `NamedId` for all imports found, and then that
+    /// embedder-allocated id is then passed back here when the corresponding
+    /// imported function is invoked.
+    ///
+    /// Note that the [`ResourceTable`] referenced in the returned
+    /// [`WasiCliCtxView`] need not be unique. It's ok to use the same
+    /// [`ResourceTable`] for all imports. This is not a guest-visible
+    /// abstraction and just helps the host allocate and manage state.
+    fn cli(&mut self, id: NamedId) -> WasiCliCtxView<'_>;
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 use crate::clocks::Datetime;
-use crate::filesystem::primitives::{DirOptions, FollowSymlinks, Metadata, OpenOptions};
+use crate::filesystem::primitives::{FollowSymlinks, Metadata, OpenOptions};
 use crate::runtime::{AbortOnDropJoinHandle, spawn_blocking};
+use crate::{NamedId, WasiCtxNamedView};
 use std::collections::hash_map;
+use std::marker;
 use std::sync::Arc;
 use std::time::SystemTime;
 use tracing::debug;
@@ -576,26 +578,25 @@ impl Descriptor {
         atim: Option<SystemTime>,
         mtim: Option<SystemTime>,
     ) -> Result<(), ErrorCode> {
-        let mut times = std::fs::FileTimes::new();
-        if let Some(atim) = atim {
-            times = times.set_accessed(atim);
-        }
-        if let Some(mtim) = mtim {
-            times = times.set_modified(mtim);
-        }
         match self {
             Self::File(f) => {
                 if f.perms.write_not_permitted() {
                     return Err(ErrorCode::NotPermitted);
                 }
-                f.run_blocking(move |f| f.set_times(times)).await?;
+                f.run_blocking(move |f| {
+                    crate::filesystem::primitives::set_times_on_fd(f, atim, mtim)
+                })
+                .await?;
                 Ok(())
             }
             Self::Dir(d) => {
                 if d.perms.write_not_permitted() {
                     return Err(ErrorCode::NotPermitted);
                 }
-                d.run_blocking(move |d| d.set_times(times)).await?;
+                d.run_blocking(move |d| {
+                    crate::filesystem::primitives::set_times_on_fd(d, atim, mtim)
+                })
+                .await?;
                 Ok(())
             }
         }
@@ -853,10 +854,8 @@ impl Dir {
         if self.perms.write_not_permitted() {
             return Err(ErrorCode::NotPermitted);
         }
-        self.run_blocking(move |d| {
-            crate::filesystem::primitives::create_dir(d, path.as_ref(), &DirOptions::new())
-        })
-        .await?;
+        self.run_blocking(move |d| crate::filesystem::primitives::create_dir(d, path.as_ref()))
+            .await?;
         Ok(())
     }
 
@@ -1158,4 +1157,161 @@ impl WasiFilesystemCtxView<'_> {
         }
         Ok(results)
     }
+}
+
+/// A helper struct which implements [`HasData`] for the `wasi:filesystem` APIs
+/// when used in combination with named imports.
+///
+/// This structure is similar in purpose to [`WasiFilesystem`] and is used
+/// when using the [`named_imports`] module for `wasi:filesystem`. This structure
+/// serves as the `D` type parameter for `add_to_linker` functions.
+///
+/// [`named_imports`]: crate::p3::bindings::named_imports::wasi::filesystem
+///
+/// # Meaning of the `T` parameter
+///
+/// Here the `T` must be something that implements [`WasiFilesystemNamedView`]. The
+/// corresponding `Data` for this type is [`WasiCtxNamedView`] which internally
+/// will contain `&mut T`.
+///
+/// Effectively you're going to implement [`WasiFilesystemNamedView`] for something in
+/// your embedding, and that's the `T` you'll fill in here.
+///
+/// # Examples
+///
+/// ```
+/// use wasmtime::component::{Linker, Component, ResourceTable};
+/// use wasmtime::{Engine, Result};
+/// use wasmtime_wasi::{NamedId, WasiCtxNamedView};
+/// use wasmtime_wasi::filesystem::*;
+/// use wasmtime_wasi::p2::bindings::named_imports;
+/// use std::collections::HashMap;
+///
+/// struct MyStoreState {
+///     table: ResourceTable,
+///     states: HashMap<NamedId, WasiFilesystemCtx>,
+/// }
+///
+/// fn main() -> Result<()> {
+///     let engine = Engine::default();
+///     let mut linker = Linker::new(&engine);
+///     let component = Component::new(&engine, "(component)")?;
+///     let mut name_map = HashMap::new();
+///
+///     named_imports::wasi::filesystem::preopens::add_to_linker::<MyStoreState, WasiFilesystemNamed<MyStoreState>>(
+///         &mut linker,
+///         &component,
+///         |name| {
+///             let len = name_map.len();
+///             Ok(NamedId(*name_map.entry(name.to_string()).or_insert(len)))
+///         },
+///         |state| WasiCtxNamedView(state),
+///     )?;
+///     Ok(())
+/// }
+///
+/// impl WasiFilesystemNamedView for MyStoreState {
+///     fn filesystem(&mut self, id: NamedId) -> WasiFilesystemCtxView<'_> {
+///         let ctx = self.states.get_mut(&id).expect("state for id");
+///         WasiFilesystemCtxView {
+///             table: &mut self.table,
+///             ctx,
+///         }
+///     }
+/// }
+/// ```
+pub struct WasiFilesystemNamed<T>(marker::PhantomData<fn() -> T>);
+
+impl<T> HasData for WasiFilesystemNamed<T>
+where
+    T: WasiFilesystemNamedView,
+{
+    type Data<'a> = WasiCtxNamedView<'a, T>;
+}
+
+/// A trait used to look up a specific `wasi:filesystem` context for a named
+/// import.
+///
+/// This trait is used in conjunction with the [`named_imports`] bindings
+/// generated for all WASI interfaces. The purpose of this trait is for
+/// embedders to define how a [`NamedId`] maps to a particular `wasi:filesystem`
+/// context, here returned as [`WasiFilesystemCtxView`]. Embedders are responsible
+/// for assigning meaning to [`NamedId`] values themselves. These IDs are
+/// assigned when [`add_named_to_linker`] is called, for example, as the
+/// `lookup` argument to that function.
+///
+/// When using [`add_named_to_linker`] it's sufficient to implement this trait
+/// for the `T` in `Store<T>`. You can also instead implement the
+/// [`WasiNamedView`] trait for `T` which implies an implementation of this
+/// trait.
+///
+/// When using `add_to_linker` in the generated `bindings::named_imports`
+/// module then values implementing this live within the `T` of `Store<T>`, and
+/// be temporarily referenced in [`WasiCtxNamedView`] where internally that'll
+/// hold `WasiCtxNamedView(&mut your_type)`.
+///
+/// [`named_imports`]: crate::p3::bindings::named_imports
+/// [`add_named_to_linker`]: crate::p3::filesystem::add_named_to_linker
+/// [`WasiNamedView`]: crate::WasiNamedView
+///
+/// # Examples
+///
+/// ```
+/// use wasmtime::component::{Linker, Component, ResourceTable};
+/// use wasmtime::{Engine, Result};
+/// use wasmtime_wasi::{NamedId, WasiCtxNamedView};
+/// use wasmtime_wasi::filesystem::*;
+/// use std::collections::HashMap;
+///
+/// struct MyStoreState {
+///     table: ResourceTable,
+///     states: HashMap<NamedId, WasiFilesystemCtx>,
+/// }
+///
+/// fn main() -> Result<()> {
+///     let engine = Engine::default();
+///     let mut linker = Linker::new(&engine);
+///     let component = Component::new(&engine, "(component)")?;
+///     let mut name_map = HashMap::new();
+///
+///     wasmtime_wasi::p3::filesystem::add_named_to_linker::<MyStoreState>(
+///         &mut linker,
+///         &component,
+///         |_, name| {
+///             let len = name_map.len();
+///             Ok(NamedId(*name_map.entry(name.to_string()).or_insert(len)))
+///         },
+///     )?;
+///     Ok(())
+/// }
+///
+/// impl WasiFilesystemNamedView for MyStoreState {
+///     fn filesystem(&mut self, id: NamedId) -> WasiFilesystemCtxView<'_> {
+///         let ctx = self.states.get_mut(&id).expect("state for id");
+///         WasiFilesystemCtxView {
+///             table: &mut self.table,
+///             ctx,
+///         }
+///     }
+/// }
+/// ```
+pub trait WasiFilesystemNamedView: Send + 'static {
+    /// Looks up the [`WasiFilesystemCtxView`] for the given [`NamedId`].
+    ///
+    /// This method will resolve the `id` specified to a specific filesystem
+    /// context that is available to be used. Note that this method is
+    /// specifically infallible meaning that a filesystem context must be returned
+    /// and this cannot generate a trap or panic or similar.
+    ///
+    /// Embedders are responsible for allocating [`NamedId`] and assigning
+    /// meaning to ids. When a `Linker` is populated embedders will have the
+    /// ability to generate a `NamedId` for all imports found, and then that
+    /// embedder-allocated id is then passed back here when the corresponding
+    /// imported function is invoked.
+    ///
+    /// Note that the [`ResourceTable`] referenced in the returned
+    /// [`WasiFilesystemCtxView`] need not be unique. It's ok to use the same
+    /// [`ResourceTable`] for all imports. This is not a guest-visible
+    /// abstraction and just helps the host allocate and manage state.
+    fn filesystem(&mut self, id: NamedId) -> WasiFilesystemCtxView<'_>;
 }

@@ -72,8 +72,17 @@ enum StdioOutputStream {
     Stderr,
 }
 
+/// The number of bytes a single `write` is permitted to carry, as reported by
+/// `check_write`.
+const WRITE_BUDGET: usize = crate::MAX_READ_SIZE_ALLOC;
+
 impl OutputStream for StdioOutputStream {
     fn write(&mut self, bytes: Bytes) -> p2::StreamResult<()> {
+        if bytes.len() > WRITE_BUDGET {
+            return Err(p2::StreamError::Trap(wasmtime::format_err!(
+                "write exceeded budget"
+            )));
+        }
         match self {
             StdioOutputStream::Stdout => std::io::stdout().write_all(&bytes),
             StdioOutputStream::Stderr => std::io::stderr().write_all(&bytes),
@@ -90,7 +99,23 @@ impl OutputStream for StdioOutputStream {
     }
 
     fn check_write(&mut self) -> p2::StreamResult<usize> {
-        Ok(crate::MAX_READ_SIZE_ALLOC)
+        Ok(WRITE_BUDGET)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write larger than the budget `check_write` reports has to trap instead
+    /// of being written out.
+    #[test]
+    fn write_larger_than_budget_traps() {
+        let mut stream = StdioOutputStream::Stdout;
+        let err = stream
+            .write(Bytes::from(vec![0; WRITE_BUDGET + 1]))
+            .unwrap_err();
+        assert!(matches!(err, p2::StreamError::Trap(_)), "{err:?}");
     }
 }
 

@@ -2,8 +2,9 @@ use crate::p2::bindings::sockets::network::ErrorCode;
 use crate::p2::{
     DynInputStream, DynOutputStream, InputStream, OutputStream, Pollable, SocketResult, StreamError,
 };
+use crate::runtime::poll_now;
 use crate::sockets::{
-    MaybeReady, TcpListenStream, TcpReceiveStream, TcpSendStream, TcpSocket as P3Socket, noop_cx,
+    MaybeSpawned, TcpListenStream, TcpReceiveStream, TcpSendStream, TcpSocket as P3Socket,
 };
 use std::future::poll_fn;
 use std::mem;
@@ -88,14 +89,14 @@ impl ReadState {
         // (no zeroing first), and one read takes up to TCP_CHUNK_MAX when
         // the guest asks for that much.
         let mut buf = bytes::BytesMut::with_capacity(size.min(TCP_CHUNK_MAX));
-        match stream.poll_read_buf(&mut noop_cx(), &mut buf) {
-            Poll::Pending => {}
-            Poll::Ready(Ok(0)) => {
+        match poll_now(|cx| stream.poll_read_buf(cx, &mut buf)) {
+            None => {}
+            Some(Ok(0)) => {
                 *self = ReadState::Closed;
                 return Err(StreamError::Closed);
             }
-            Poll::Ready(Ok(_)) => {}
-            Poll::Ready(Err(e)) => {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
                 *self = ReadState::Closed;
                 return Err(StreamError::LastOperationFailed(e.into()));
             }
@@ -154,8 +155,8 @@ impl From<WriteError> for StreamError {
 
 enum WriteState {
     Ready(TcpSendStream, usize),
-    Writing(MaybeReady<Result<TcpSendStream, WriteError>>),
-    Closing(MaybeReady<Result<(), WriteError>>),
+    Writing(MaybeSpawned<Result<TcpSendStream, WriteError>>),
+    Closing(MaybeSpawned<Result<(), WriteError>>),
     Closed(WriteError),
 }
 
@@ -165,14 +166,14 @@ impl WriteState {
     }
 
     fn check_write(&mut self) -> StreamResult<usize> {
-        match self.poll_ready(&mut noop_cx()) {
-            Poll::Pending => Ok(0),
-            Poll::Ready(Ok((_, permit))) => {
+        match poll_now(|cx| self.poll_ready(cx)) {
+            None => Ok(0),
+            Some(Ok((_, permit))) => {
                 // Spoke patch: was MAX_READ_SIZE_ALLOC.
                 *permit = TCP_CHUNK_MAX;
                 Ok(*permit)
             }
-            Poll::Ready(Err(e)) => Err(e),
+            Some(Err(e)) => Err(e),
         }
     }
 
@@ -199,7 +200,7 @@ impl WriteState {
             }
         };
 
-        *self = WriteState::Writing(MaybeReady::poll_or_spawn(async move {
+        *self = WriteState::Writing(MaybeSpawned::poll_or_spawn(async move {
             while !bytes.is_empty() {
                 match stream.write(&bytes).await {
                     Ok(n) => {
@@ -218,9 +219,9 @@ impl WriteState {
         }));
 
         // Attempt to finish the write, surfacing potential errors immediately:
-        match self.poll_ready(&mut noop_cx()) {
-            Poll::Pending | Poll::Ready(Ok(_)) => Ok(()),
-            Poll::Ready(Err(e)) => Err(e),
+        match poll_now(|cx| self.poll_ready(cx)) {
+            None | Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => Err(e),
         }
     }
 
@@ -241,7 +242,7 @@ impl WriteState {
 
             // Schedule the shutdown after the current write has finished:
             WriteState::Writing(write) => {
-                WriteState::Closing(MaybeReady::poll_or_spawn(async move {
+                WriteState::Closing(MaybeSpawned::poll_or_spawn(async move {
                     _ = write.into_future().await?;
                     Ok(())
                 }))

@@ -2,7 +2,8 @@ use futures::TryFutureExt;
 
 use crate::{
     p2::bindings::sockets::network::ErrorCode,
-    sockets::{MaybeReady, UdpSocket as P3Socket, noop_cx},
+    runtime::poll_now,
+    sockets::{MaybeSpawned, UdpSocket as P3Socket},
 };
 use std::{
     net::SocketAddr,
@@ -37,7 +38,7 @@ pub(crate) enum AsyncOperation {
 pub struct IncomingDatagramStream {
     pub(crate) inner: Arc<Mutex<P3Socket>>,
     pub(crate) connected_addr: Option<SocketAddr>,
-    pub(crate) current_recv: Option<MaybeReady<Result<(Vec<u8>, SocketAddr), ErrorCode>>>,
+    pub(crate) current_recv: Option<MaybeSpawned<Result<(Vec<u8>, SocketAddr), ErrorCode>>>,
 }
 impl IncomingDatagramStream {
     pub(crate) fn new(inner: Arc<Mutex<P3Socket>>) -> Self {
@@ -55,7 +56,7 @@ impl IncomingDatagramStream {
         if self.current_recv.is_none() {
             let connected_addr = self.connected_addr;
             let inner = self.inner.clone();
-            let recv = MaybeReady::poll_or_spawn(async move {
+            let recv = MaybeSpawned::poll_or_spawn(async move {
                 loop {
                     let fut = inner.lock().unwrap().recv();
                     let (data, addr) = fut.await?;
@@ -89,12 +90,18 @@ impl IncomingDatagramStream {
     }
 
     pub(crate) fn try_recv(&mut self) -> Result<(Vec<u8>, SocketAddr), ErrorCode> {
-        let noop_cx = &mut noop_cx();
-        if self.poll_recv_ready(noop_cx).is_pending() {
+        if poll_now(|cx| self.poll_recv_ready(cx)).is_none() {
             return Err(ErrorCode::WouldBlock);
         }
 
         self.current_recv.take().unwrap().unwrap_ready()
+    }
+
+    pub(crate) async fn finish(mut self) {
+        let Some(MaybeSpawned::Pending(recv)) = self.current_recv.take() else {
+            return;
+        };
+        recv.cancel().await;
     }
 }
 
@@ -102,7 +109,7 @@ pub struct OutgoingDatagramStream {
     pub(crate) inner: Arc<Mutex<P3Socket>>,
     /// Number of datagrams permitted by most recent `check-send` call.
     pub(crate) check_send_permit_count: usize,
-    pub(crate) prev_send: Option<MaybeReady<Result<(), ErrorCode>>>,
+    pub(crate) prev_send: Option<MaybeSpawned<Result<(), ErrorCode>>>,
 }
 impl OutgoingDatagramStream {
     pub(crate) fn new(inner: Arc<Mutex<P3Socket>>) -> Self {
@@ -128,7 +135,7 @@ impl OutgoingDatagramStream {
         addr: Option<std::net::SocketAddr>,
     ) -> Result<(), ErrorCode> {
         if let Some(send) = &mut self.prev_send {
-            if !send.poll_ready(&mut noop_cx()).is_ready() {
+            if poll_now(|cx| send.poll_ready(cx)).is_none() {
                 return Err(ErrorCode::WouldBlock);
             }
 
@@ -140,14 +147,14 @@ impl OutgoingDatagramStream {
 
         debug_assert!(self.prev_send.is_none());
 
-        let mut send = MaybeReady::poll_or_spawn(
+        let mut send = MaybeSpawned::poll_or_spawn(
             self.inner
                 .lock()
                 .unwrap()
                 .send(data, addr)
                 .map_err(|e| e.into()),
         );
-        if send.poll_ready(&mut noop_cx()).is_ready() {
+        if poll_now(|cx| send.poll_ready(cx)).is_some() {
             send.unwrap_ready()
         } else {
             self.prev_send = Some(send);

@@ -1,3 +1,5 @@
+use crate::runtime::{AbortOnDropJoinHandle, poll_noop};
+use crate::{NamedId, WasiCtxNamedView};
 use core::fmt;
 use core::future::Future;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -5,6 +7,7 @@ use core::ops::Deref;
 use rustix::fd::AsFd;
 use rustix::io::Errno;
 use rustix::net::sockopt;
+use std::marker;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -231,15 +234,14 @@ pub(crate) enum SocketAddressFamily {
 /// (1) polling a future for completion and
 /// (2) obtaining the output of a future
 /// into separate operations. This is a common pattern in WASI 0.2.
-pub(crate) enum MaybeReady<T> {
-    Pending(Pin<Box<dyn Future<Output = T> + Send>>),
+pub(crate) enum MaybeReady<T, F = Pin<Box<dyn Future<Output = T> + Send>>> {
+    Pending(F),
     Ready(T),
 }
-impl<T> MaybeReady<T> {
-    pub(crate) fn new(fut: impl Future<Output = T> + Send + 'static) -> Self {
-        Self::Pending(Box::pin(fut))
-    }
 
+pub(crate) type MaybeSpawned<T> = MaybeReady<T, AbortOnDropJoinHandle<T>>;
+
+impl<T> MaybeSpawned<T> {
     /// Poll the future and attempt to resolve it immediately. If the future is
     /// not ready yet, it will be moved to a background task.
     pub(crate) fn poll_or_spawn(fut: impl Future<Output = T> + Send + 'static) -> Self
@@ -247,11 +249,21 @@ impl<T> MaybeReady<T> {
         T: Send + 'static,
     {
         let mut fut = Box::pin(fut);
-        match crate::runtime::with_ambient_tokio_runtime(|| fut.as_mut().poll(&mut noop_cx())) {
-            Poll::Ready(val) => Self::Ready(val),
-            Poll::Pending => Self::new(crate::runtime::spawn(fut)),
+        match crate::runtime::with_ambient_tokio_runtime(|| poll_noop(fut.as_mut())) {
+            Some(val) => Self::Ready(val),
+            None => Self::new(crate::runtime::spawn(fut)),
         }
     }
+}
+
+impl<T, F> MaybeReady<T, F>
+where
+    F: Future<Output = T> + Unpin,
+{
+    pub(crate) fn new(fut: F) -> Self {
+        Self::Pending(fut)
+    }
+
     pub(crate) fn unwrap_ready(self) -> T {
         match self {
             Self::Ready(val) => val,
@@ -260,7 +272,7 @@ impl<T> MaybeReady<T> {
     }
     pub(crate) fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> Poll<&mut T> {
         match self {
-            Self::Pending(fut) => match fut.as_mut().poll(cx) {
+            Self::Pending(fut) => match Pin::new(fut).as_mut().poll(cx) {
                 Poll::Ready(val) => {
                     *self = Self::Ready(val);
                     Poll::Ready(match self {
@@ -279,10 +291,6 @@ impl<T> MaybeReady<T> {
             Self::Pending(fut) => fut.await,
         }
     }
-}
-
-pub(crate) fn noop_cx() -> std::task::Context<'static> {
-    std::task::Context::from_waker(futures::task::noop_waker_ref())
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -576,4 +584,161 @@ pub(crate) fn unspecified_addr(family: SocketAddressFamily) -> SocketAddr {
         SocketAddressFamily::Ipv6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
     };
     SocketAddr::new(ip, 0)
+}
+
+/// A helper struct which implements [`HasData`] for the `wasi:sockets` APIs
+/// when used in combination with named imports.
+///
+/// This structure is similar in purpose to [`WasiSockets`] and is used
+/// when using the [`named_imports`] module for `wasi:sockets`. This structure
+/// serves as the `D` type parameter for `add_to_linker` functions.
+///
+/// [`named_imports`]: crate::p3::bindings::named_imports::wasi::sockets
+///
+/// # Meaning of the `T` parameter
+///
+/// Here the `T` must be something that implements [`WasiSocketsNamedView`]. The
+/// corresponding `Data` for this type is [`WasiCtxNamedView`] which internally
+/// will contain `&mut T`.
+///
+/// Effectively you're going to implement [`WasiSocketsNamedView`] for something in
+/// your embedding, and that's the `T` you'll fill in here.
+///
+/// # Examples
+///
+/// ```
+/// use wasmtime::component::{Linker, Component, ResourceTable};
+/// use wasmtime::{Engine, Result};
+/// use wasmtime_wasi::{NamedId, WasiCtxNamedView};
+/// use wasmtime_wasi::sockets::*;
+/// use wasmtime_wasi::p2::bindings::named_imports;
+/// use std::collections::HashMap;
+///
+/// struct MyStoreState {
+///     table: ResourceTable,
+///     states: HashMap<NamedId, WasiSocketsCtx>,
+/// }
+///
+/// fn main() -> Result<()> {
+///     let engine = Engine::default();
+///     let mut linker = Linker::new(&engine);
+///     let component = Component::new(&engine, "(component)")?;
+///     let mut name_map = HashMap::new();
+///
+///     named_imports::wasi::sockets::instance_network::add_to_linker::<MyStoreState, WasiSocketsNamed<MyStoreState>>(
+///         &mut linker,
+///         &component,
+///         |name| {
+///             let len = name_map.len();
+///             Ok(NamedId(*name_map.entry(name.to_string()).or_insert(len)))
+///         },
+///         |state| WasiCtxNamedView(state),
+///     )?;
+///     Ok(())
+/// }
+///
+/// impl WasiSocketsNamedView for MyStoreState {
+///     fn sockets(&mut self, id: NamedId) -> WasiSocketsCtxView<'_> {
+///         let ctx = self.states.get_mut(&id).expect("state for id");
+///         WasiSocketsCtxView {
+///             table: &mut self.table,
+///             ctx,
+///         }
+///     }
+/// }
+/// ```
+pub struct WasiSocketsNamed<T>(marker::PhantomData<fn() -> T>);
+
+impl<T> HasData for WasiSocketsNamed<T>
+where
+    T: WasiSocketsNamedView,
+{
+    type Data<'a> = WasiCtxNamedView<'a, T>;
+}
+
+/// A trait used to look up a specific `wasi:sockets` context for a named
+/// import.
+///
+/// This trait is used in conjunction with the [`named_imports`] bindings
+/// generated for all WASI interfaces. The purpose of this trait is for
+/// embedders to define how a [`NamedId`] maps to a particular `wasi:sockets`
+/// context, here returned as [`WasiSocketsCtxView`]. Embedders are responsible
+/// for assigning meaning to [`NamedId`] values themselves. These IDs are
+/// assigned when [`add_named_to_linker`] is called, for example, as the
+/// `lookup` argument to that function.
+///
+/// When using [`add_named_to_linker`] it's sufficient to implement this trait
+/// for the `T` in `Store<T>`. You can also instead implement the
+/// [`WasiNamedView`] trait for `T` which implies an implementation of this
+/// trait.
+///
+/// When using `add_to_linker` in the generated `bindings::named_imports`
+/// module then values implementing this live within the `T` of `Store<T>`, and
+/// be temporarily referenced in [`WasiCtxNamedView`] where internally that'll
+/// hold `WasiCtxNamedView(&mut your_type)`.
+///
+/// [`named_imports`]: crate::p3::bindings::named_imports
+/// [`add_named_to_linker`]: crate::p3::sockets::add_named_to_linker
+/// [`WasiNamedView`]: crate::WasiNamedView
+///
+/// # Examples
+///
+/// ```
+/// use wasmtime::component::{Linker, Component, ResourceTable};
+/// use wasmtime::{Engine, Result};
+/// use wasmtime_wasi::{NamedId, WasiCtxNamedView};
+/// use wasmtime_wasi::sockets::*;
+/// use std::collections::HashMap;
+///
+/// struct MyStoreState {
+///     table: ResourceTable,
+///     states: HashMap<NamedId, WasiSocketsCtx>,
+/// }
+///
+/// fn main() -> Result<()> {
+///     let engine = Engine::default();
+///     let mut linker = Linker::new(&engine);
+///     let component = Component::new(&engine, "(component)")?;
+///     let mut name_map = HashMap::new();
+///
+///     wasmtime_wasi::p3::sockets::add_named_to_linker::<MyStoreState>(
+///         &mut linker,
+///         &component,
+///         |_, name| {
+///             let len = name_map.len();
+///             Ok(NamedId(*name_map.entry(name.to_string()).or_insert(len)))
+///         },
+///     )?;
+///     Ok(())
+/// }
+///
+/// impl WasiSocketsNamedView for MyStoreState {
+///     fn sockets(&mut self, id: NamedId) -> WasiSocketsCtxView<'_> {
+///         let ctx = self.states.get_mut(&id).expect("state for id");
+///         WasiSocketsCtxView {
+///             table: &mut self.table,
+///             ctx,
+///         }
+///     }
+/// }
+/// ```
+pub trait WasiSocketsNamedView: Send + 'static {
+    /// Looks up the [`WasiSocketsCtxView`] for the given [`NamedId`].
+    ///
+    /// This method will resolve the `id` specified to a specific sockets
+    /// context that is available to be used. Note that this method is
+    /// specifically infallible meaning that a sockets context must be returned
+    /// and this cannot generate a trap or panic or similar.
+    ///
+    /// Embedders are responsible for allocating [`NamedId`] and assigning
+    /// meaning to ids. When a `Linker` is populated embedders will have the
+    /// ability to generate a `NamedId` for all imports found, and then that
+    /// embedder-allocated id is then passed back here when the corresponding
+    /// imported function is invoked.
+    ///
+    /// Note that the [`ResourceTable`] referenced in the returned
+    /// [`WasiSocketsCtxView`] need not be unique. It's ok to use the same
+    /// [`ResourceTable`] for all imports. This is not a guest-visible
+    /// abstraction and just helps the host allocate and manage state.
+    fn sockets(&mut self, id: NamedId) -> WasiSocketsCtxView<'_>;
 }

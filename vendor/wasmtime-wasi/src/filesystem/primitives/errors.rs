@@ -1,9 +1,9 @@
 use std::io;
 
 #[cfg(not(windows))]
-pub(crate) use crate::filesystem::primitives::rustix::fs::errors::*;
+pub(crate) use crate::filesystem::primitives::unix::errors::*;
 #[cfg(windows)]
-pub(crate) use crate::filesystem::primitives::windows::fs::errors::*;
+pub(crate) use crate::filesystem::primitives::windows::errors::*;
 
 #[cold]
 pub(crate) fn escape_attempt() -> io::Error {

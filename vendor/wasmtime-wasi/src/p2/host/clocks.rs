@@ -151,3 +151,55 @@ impl Pollable for Deadline {
         }
     }
 }
+
+mod named {
+    use crate::clocks::WasiClocksNamedView;
+    use crate::p2::DynPollable;
+    use crate::p2::bindings::clocks::monotonic_clock::{Duration as WasiDuration, Instant};
+    use crate::p2::bindings::clocks::wall_clock::Datetime;
+    use crate::p2::bindings::named_imports::wasi::clocks::{monotonic_clock, wall_clock};
+    use crate::{NamedId, WasiCtxNamedView};
+    use wasmtime::component::Resource;
+
+    impl<T> wall_clock::Host for WasiCtxNamedView<'_, T>
+    where
+        T: WasiClocksNamedView,
+    {
+        fn now(&mut self, id: NamedId) -> wasmtime::Result<Datetime> {
+            super::wall_clock::Host::now(&mut self.0.clocks(id))
+        }
+
+        fn resolution(&mut self, id: NamedId) -> wasmtime::Result<Datetime> {
+            super::wall_clock::Host::resolution(&mut self.0.clocks(id))
+        }
+    }
+
+    impl<T> monotonic_clock::Host for WasiCtxNamedView<'_, T>
+    where
+        T: WasiClocksNamedView,
+    {
+        fn now(&mut self, id: NamedId) -> wasmtime::Result<Instant> {
+            super::monotonic_clock::Host::now(&mut self.0.clocks(id))
+        }
+
+        fn resolution(&mut self, id: NamedId) -> wasmtime::Result<Instant> {
+            super::monotonic_clock::Host::resolution(&mut self.0.clocks(id))
+        }
+
+        fn subscribe_instant(
+            &mut self,
+            id: NamedId,
+            when: Instant,
+        ) -> wasmtime::Result<Resource<DynPollable>> {
+            super::monotonic_clock::Host::subscribe_instant(&mut self.0.clocks(id), when)
+        }
+
+        fn subscribe_duration(
+            &mut self,
+            id: NamedId,
+            duration: WasiDuration,
+        ) -> wasmtime::Result<Resource<DynPollable>> {
+            super::monotonic_clock::Host::subscribe_duration(&mut self.0.clocks(id), duration)
+        }
+    }
+}

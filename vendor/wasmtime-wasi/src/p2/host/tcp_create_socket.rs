@@ -22,3 +22,34 @@ impl From<IpAddressFamily> for SocketAddressFamily {
         }
     }
 }
+
+mod named {
+    use crate::p2::SocketError;
+    use crate::p2::bindings::named_imports::wasi::sockets::tcp_create_socket;
+    use crate::p2::bindings::sockets::network::ErrorCode;
+    use crate::p2::bindings::sockets::network::IpAddressFamily;
+    use crate::p2::{SocketResult, TcpSocket};
+    use crate::sockets::WasiSocketsNamedView;
+    use crate::{NamedId, WasiCtxNamedView};
+    use wasmtime::component::Resource;
+
+    impl<T> tcp_create_socket::Host for WasiCtxNamedView<'_, T>
+    where
+        T: WasiSocketsNamedView,
+    {
+        fn convert_error_code(&mut self, err: SocketError) -> wasmtime::Result<ErrorCode> {
+            err.downcast()
+        }
+
+        fn create_tcp_socket(
+            &mut self,
+            id: NamedId,
+            address_family: IpAddressFamily,
+        ) -> SocketResult<Resource<TcpSocket>> {
+            super::tcp_create_socket::Host::create_tcp_socket(
+                &mut self.0.sockets(id),
+                address_family,
+            )
+        }
+    }
+}

@@ -35,3 +35,35 @@ pub mod sync {
         }
     }
 }
+
+mod named {
+    use crate::p2::SocketError;
+    use crate::p2::bindings::named_imports::wasi::sockets::udp_create_socket;
+    use crate::p2::bindings::sockets::network::ErrorCode;
+    use crate::p2::bindings::sockets::network::IpAddressFamily;
+    use crate::p2::{SocketResult, UdpSocket};
+    use crate::sockets::WasiSocketsNamedView;
+    use crate::{NamedId, WasiCtxNamedView};
+    use wasmtime::component::Resource;
+
+    impl<T> udp_create_socket::Host for WasiCtxNamedView<'_, T>
+    where
+        T: WasiSocketsNamedView,
+    {
+        fn convert_error_code(&mut self, err: SocketError) -> wasmtime::Result<ErrorCode> {
+            err.downcast()
+        }
+
+        async fn create_udp_socket(
+            &mut self,
+            id: NamedId,
+            address_family: IpAddressFamily,
+        ) -> SocketResult<Resource<UdpSocket>> {
+            super::udp_create_socket::Host::create_udp_socket(
+                &mut self.0.sockets(id),
+                address_family,
+            )
+            .await
+        }
+    }
+}

@@ -5,6 +5,17 @@ use core::time::Duration;
 use tokio::time::sleep;
 use wasmtime::component::Accessor;
 
+impl WasiClocksCtxView<'_> {
+    fn monotonic_wait_until_duration(&mut self, when: monotonic_clock::Mark) -> Option<Duration> {
+        let clock_now = self.ctx.monotonic_clock.now();
+        if when > clock_now {
+            Some(Duration::from_nanos(when - clock_now))
+        } else {
+            None
+        }
+    }
+}
+
 impl types::Host for WasiClocksCtxView<'_> {}
 
 impl system_clock::Host for WasiClocksCtxView<'_> {
@@ -27,10 +38,9 @@ impl<U> monotonic_clock::HostWithStore<U> for WasiClocks {
         store: &Accessor<U, Self>,
         when: monotonic_clock::Mark,
     ) -> wasmtime::Result<()> {
-        let clock_now = store.with(|mut view| view.get().ctx.monotonic_clock.now());
-        if when > clock_now {
-            sleep(Duration::from_nanos(when - clock_now)).await;
-        };
+        if let Some(dur) = store.with(|mut view| view.get().monotonic_wait_until_duration(when)) {
+            sleep(dur).await;
+        }
         Ok(())
     }
 
@@ -52,5 +62,72 @@ impl monotonic_clock::Host for WasiClocksCtxView<'_> {
 
     fn get_resolution(&mut self) -> wasmtime::Result<types::Duration> {
         Ok(self.ctx.monotonic_clock.resolution())
+    }
+}
+
+mod named {
+    use crate::clocks::{WasiClocksNamed, WasiClocksNamedView};
+    use crate::p3::bindings::clocks::monotonic_clock::Mark;
+    use crate::p3::bindings::clocks::system_clock::Instant;
+    use crate::p3::bindings::clocks::types;
+    use crate::p3::bindings::named_imports::wasi::clocks::{monotonic_clock, system_clock};
+    use crate::{NamedId, WasiCtxNamedView};
+    use core::time::Duration;
+    use tokio::time::sleep;
+    use wasmtime::component::Accessor;
+
+    impl<T> system_clock::Host for WasiCtxNamedView<'_, T>
+    where
+        T: WasiClocksNamedView,
+    {
+        fn now(&mut self, id: NamedId) -> wasmtime::Result<Instant> {
+            super::system_clock::Host::now(&mut self.0.clocks(id))
+        }
+
+        fn get_resolution(&mut self, id: NamedId) -> wasmtime::Result<types::Duration> {
+            super::system_clock::Host::get_resolution(&mut self.0.clocks(id))
+        }
+    }
+
+    impl<T, U> monotonic_clock::HostWithStore<U> for WasiClocksNamed<T>
+    where
+        T: WasiClocksNamedView,
+    {
+        async fn wait_until(
+            store: &Accessor<U, Self>,
+            id: NamedId,
+            when: Mark,
+        ) -> wasmtime::Result<()> {
+            if let Some(dur) =
+                store.with(|mut view| view.get().0.clocks(id).monotonic_wait_until_duration(when))
+            {
+                sleep(dur).await;
+            }
+            Ok(())
+        }
+
+        async fn wait_for(
+            _store: &Accessor<U, Self>,
+            _id: NamedId,
+            duration: types::Duration,
+        ) -> wasmtime::Result<()> {
+            if duration > 0 {
+                sleep(Duration::from_nanos(duration)).await;
+            }
+            Ok(())
+        }
+    }
+
+    impl<T> monotonic_clock::Host for WasiCtxNamedView<'_, T>
+    where
+        T: WasiClocksNamedView,
+    {
+        fn now(&mut self, id: NamedId) -> wasmtime::Result<Mark> {
+            super::monotonic_clock::Host::now(&mut self.0.clocks(id))
+        }
+
+        fn get_resolution(&mut self, id: NamedId) -> wasmtime::Result<types::Duration> {
+            super::monotonic_clock::Host::get_resolution(&mut self.0.clocks(id))
+        }
     }
 }

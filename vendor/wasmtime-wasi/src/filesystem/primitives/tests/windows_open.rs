@@ -181,12 +181,12 @@ fn windows_open_special() {
             ".ext.more. ",
             ".ext.more .",
         ] {
-            let name = format!("{}{}", device, suffix);
-            eprintln!("testing '{}'", name);
+            let name = format!("{device}{suffix}");
+            eprintln!("testing '{name}'");
 
             match h::open(&start, &name).unwrap_err().kind() {
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {}
-                kind => panic!("unexpected error: {:?}", kind),
+                kind => panic!("unexpected error: {kind:?}"),
             }
 
             let mut options = p::OpenOptions::new();
@@ -196,12 +196,12 @@ fn windows_open_special() {
                 .kind()
             {
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {}
-                kind => panic!("unexpected error: {:?}", kind),
+                kind => panic!("unexpected error: {kind:?}"),
             }
 
             match h::create(&start, &name).unwrap_err().kind() {
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {}
-                kind => panic!("unexpected error: {:?}", kind),
+                kind => panic!("unexpected error: {kind:?}"),
             }
         }
     }

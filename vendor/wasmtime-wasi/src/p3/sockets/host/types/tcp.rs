@@ -6,17 +6,18 @@ use crate::p3::bindings::sockets::types::{
 use crate::p3::sockets::{SocketError, SocketResult, WasiSockets};
 use crate::sockets::{TcpListenStream, TcpReceiveStream, TcpSendStream, WasiSocketsCtxView};
 use bytes::BytesMut;
-use core::iter;
-use core::pin::Pin;
-use core::task::{Context, Poll};
+use std::iter;
+use std::marker::Unpin;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use tokio::sync::oneshot;
 use wasmtime::component::{
     Access, Accessor, Destination, FutureReader, Resource, ResourceTable, Source, StreamConsumer,
     StreamProducer, StreamReader, StreamResult,
 };
 use wasmtime::error::Context as _;
-use wasmtime::{AsContextMut as _, StoreContextMut};
+use wasmtime::{AsContextMut, StoreContextMut};
 
 fn get_socket<'a>(
     table: &'a ResourceTable,
@@ -38,14 +39,15 @@ fn get_socket_mut<'a>(
         .map_err(SocketError::trap)
 }
 
-struct ListenStreamProducer<T> {
+struct ListenStreamProducer<F> {
     listener: TcpListenStream,
-    getter: for<'a> fn(&'a mut T) -> WasiSocketsCtxView<'a>,
+    getter: F,
 }
 
-impl<D> StreamProducer<D> for ListenStreamProducer<D>
+impl<D, F> StreamProducer<D> for ListenStreamProducer<F>
 where
     D: 'static,
+    F: FnMut(&mut D) -> WasiSocketsCtxView<'_> + Send + Unpin + 'static,
 {
     type Item = Resource<TcpSocket>;
     type Buffer = Option<Self::Item>;
@@ -199,63 +201,117 @@ impl<D> StreamConsumer<D> for SendStreamConsumer {
     }
 }
 
+fn send(
+    mut store: impl AsContextMut,
+    stream: Result<TcpSendStream, crate::sockets::ErrorCode>,
+    mut data: StreamReader<u8>,
+) -> wasmtime::Result<FutureReader<Result<(), ErrorCode>>> {
+    let mut store = store.as_context_mut();
+    match stream {
+        Ok(stream) => {
+            let (result_tx, result_rx) = oneshot::channel();
+            data.pipe(&mut store, SendStreamConsumer(Some((stream, result_tx))))?;
+            FutureReader::new(&mut store, result_rx)
+        }
+        Err(err) => {
+            data.close(&mut store)?;
+            FutureReader::new(
+                &mut store,
+                async move { wasmtime::error::Ok(Err(err.into())) },
+            )
+        }
+    }
+}
+
+fn receive(
+    mut store: impl AsContextMut,
+    stream: Result<TcpReceiveStream, crate::sockets::ErrorCode>,
+) -> wasmtime::Result<(StreamReader<u8>, FutureReader<Result<(), ErrorCode>>)> {
+    let mut store = store.as_context_mut();
+    match stream {
+        Ok(stream) => {
+            let (result_tx, result_rx) = oneshot::channel();
+            Ok((
+                StreamReader::new(&mut store, ReceiveStreamProducer(Some((stream, result_tx))))?,
+                FutureReader::new(&mut store, result_rx)?,
+            ))
+        }
+        Err(err) => Ok((
+            StreamReader::new(&mut store, iter::empty())?,
+            FutureReader::new(
+                &mut store,
+                async move { wasmtime::error::Ok(Err(err.into())) },
+            )?,
+        )),
+    }
+}
+
+async fn listen<S>(
+    mut store: S,
+    socket: &Resource<TcpSocket>,
+    mut getter: impl FnMut(&mut S::Data) -> WasiSocketsCtxView<'_> + Send + Unpin + 'static,
+) -> SocketResult<StreamReader<Resource<TcpSocket>>>
+where
+    S: AsContextMut,
+{
+    let mut store = store.as_context_mut();
+    let socket = get_socket_mut(getter(store.data_mut()).table, socket)?;
+    let listener = socket.listen().await?;
+    let ret = StreamReader::new(&mut store, ListenStreamProducer { listener, getter })
+        .map_err(SocketError::trap)?;
+    Ok(ret)
+}
+
+impl WasiSocketsCtxView<'_> {
+    fn start_connect(
+        &mut self,
+        socket: &Resource<TcpSocket>,
+        remote_address: IpSocketAddress,
+    ) -> SocketResult<()> {
+        let remote_address = SocketAddr::from(remote_address);
+        let socket = get_socket_mut(self.table, &socket)?;
+        let socket = socket.start_connect(remote_address)?;
+        Ok(socket)
+    }
+
+    fn poll_finish_connect(
+        &mut self,
+        cx: &mut Context<'_>,
+        socket: &Resource<TcpSocket>,
+    ) -> Poll<SocketResult<()>> {
+        get_socket_mut(self.table, &socket)?
+            .poll_finish_connect(cx)
+            .map_err(SocketError::from)
+    }
+}
+
 impl<T: Send> HostTcpSocketWithStore<T> for WasiSockets {
     async fn connect(
         store: &Accessor<T, Self>,
         socket: Resource<TcpSocket>,
         remote_address: IpSocketAddress,
     ) -> SocketResult<()> {
-        let remote_address = SocketAddr::from(remote_address);
-
-        store.with(|mut store| {
-            let socket = get_socket_mut(store.get().table, &socket)?;
-            let socket = socket.start_connect(remote_address)?;
-            SocketResult::Ok(socket)
-        })?;
-
-        std::future::poll_fn(|cx| {
-            store.with(|mut store| -> Poll<SocketResult<()>> {
-                let socket = get_socket_mut(store.get().table, &socket)?;
-                socket.poll_finish_connect(cx).map_err(SocketError::from)
-            })
-        })
-        .await
+        store.with(|mut s| s.get().start_connect(&socket, remote_address))?;
+        std::future::poll_fn(|cx| store.with(|mut s| s.get().poll_finish_connect(cx, &socket)))
+            .await
     }
 
     async fn listen(
-        mut store: Access<'_, T, Self>,
+        store: Access<'_, T, Self>,
         socket_resource: Resource<TcpSocket>,
     ) -> SocketResult<StreamReader<Resource<TcpSocket>>> {
         let getter = store.getter();
-        let socket = get_socket_mut(store.get().table, &socket_resource)?;
-
-        let listener = socket.listen().await?;
-
-        let ret = StreamReader::new(&mut store, ListenStreamProducer { listener, getter })
-            .map_err(SocketError::trap)?;
-        Ok(ret)
+        listen(store, &socket_resource, getter).await
     }
 
     fn send(
         mut store: Access<'_, T, Self>,
         socket: Resource<TcpSocket>,
-        mut data: StreamReader<u8>,
+        data: StreamReader<u8>,
     ) -> wasmtime::Result<FutureReader<Result<(), ErrorCode>>> {
         let socket = get_socket_mut(store.get().table, &socket)?;
-        match socket.take_send_stream() {
-            Ok(stream) => {
-                let (result_tx, result_rx) = oneshot::channel();
-                data.pipe(&mut store, SendStreamConsumer(Some((stream, result_tx))))?;
-                FutureReader::new(&mut store, result_rx)
-            }
-            Err(err) => {
-                data.close(&mut store)?;
-                FutureReader::new(
-                    &mut store,
-                    async move { wasmtime::error::Ok(Err(err.into())) },
-                )
-            }
-        }
+        let stream = socket.take_send_stream();
+        send(&mut store, stream, data)
     }
 
     fn receive(
@@ -263,25 +319,8 @@ impl<T: Send> HostTcpSocketWithStore<T> for WasiSockets {
         socket: Resource<TcpSocket>,
     ) -> wasmtime::Result<(StreamReader<u8>, FutureReader<Result<(), ErrorCode>>)> {
         let socket = get_socket_mut(store.get().table, &socket)?;
-        match socket.take_receive_stream() {
-            Ok(stream) => {
-                let (result_tx, result_rx) = oneshot::channel();
-                Ok((
-                    StreamReader::new(
-                        &mut store,
-                        ReceiveStreamProducer(Some((stream, result_tx))),
-                    )?,
-                    FutureReader::new(&mut store, result_rx)?,
-                ))
-            }
-            Err(err) => Ok((
-                StreamReader::new(&mut store, iter::empty())?,
-                FutureReader::new(
-                    &mut store,
-                    async move { wasmtime::error::Ok(Err(err.into())) },
-                )?,
-            )),
-        }
+        let stream = socket.take_receive_stream();
+        receive(&mut store, stream)
     }
 }
 
@@ -314,7 +353,7 @@ impl HostTcpSocket for WasiSocketsCtxView<'_> {
     }
 
     fn get_remote_address(&mut self, socket: Resource<TcpSocket>) -> SocketResult<IpSocketAddress> {
-        let sock = get_socket(self.table, &socket)?;
+        let sock = get_socket_mut(self.table, &socket)?;
         Ok(sock.remote_address()?.into())
     }
 
@@ -447,5 +486,252 @@ impl HostTcpSocket for WasiSocketsCtxView<'_> {
             .delete(sock)
             .context("failed to delete socket resource from table")?;
         Ok(())
+    }
+}
+
+mod named {
+    use crate::p3::bindings::named_imports::wasi::sockets::types::{
+        HostTcpSocket, HostTcpSocketWithStore,
+    };
+    use crate::p3::bindings::sockets::types::{
+        Duration, ErrorCode, IpAddressFamily, IpSocketAddress, TcpSocket,
+    };
+    use crate::p3::sockets::SocketResult;
+    use crate::sockets::{WasiSocketsNamed, WasiSocketsNamedView};
+    use crate::{NamedId, WasiCtxNamedView};
+    use wasmtime::component::{Access, Accessor, FutureReader, Resource, StreamReader};
+
+    impl<T, U> HostTcpSocketWithStore<U> for WasiSocketsNamed<T>
+    where
+        T: WasiSocketsNamedView,
+        U: Send,
+    {
+        async fn connect(
+            store: &Accessor<U, Self>,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+            remote_address: IpSocketAddress,
+        ) -> SocketResult<()> {
+            store.with(|mut s| s.get().0.sockets(id).start_connect(&socket, remote_address))?;
+            std::future::poll_fn(|cx| {
+                store.with(|mut s| s.get().0.sockets(id).poll_finish_connect(cx, &socket))
+            })
+            .await
+        }
+
+        async fn listen(
+            store: Access<'_, U, Self>,
+            id: NamedId,
+            socket_resource: Resource<TcpSocket>,
+        ) -> SocketResult<StreamReader<Resource<TcpSocket>>> {
+            let getter = store.getter();
+            super::listen(store, &socket_resource, move |data| {
+                getter(data).0.sockets(id)
+            })
+            .await
+        }
+
+        fn send(
+            mut store: Access<'_, U, Self>,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+            data: StreamReader<u8>,
+        ) -> wasmtime::Result<FutureReader<Result<(), ErrorCode>>> {
+            let socket = super::get_socket_mut(store.get().0.sockets(id).table, &socket)?;
+            let stream = socket.take_send_stream();
+            super::send(&mut store, stream, data)
+        }
+
+        fn receive(
+            mut store: Access<U, Self>,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+        ) -> wasmtime::Result<(StreamReader<u8>, FutureReader<Result<(), ErrorCode>>)> {
+            let socket = super::get_socket_mut(store.get().0.sockets(id).table, &socket)?;
+            let stream = socket.take_receive_stream();
+            super::receive(&mut store, stream)
+        }
+    }
+
+    impl<T> HostTcpSocket for WasiCtxNamedView<'_, T>
+    where
+        T: WasiSocketsNamedView,
+    {
+        async fn bind(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+            local_address: IpSocketAddress,
+        ) -> SocketResult<()> {
+            super::HostTcpSocket::bind(&mut self.0.sockets(id), socket, local_address).await
+        }
+
+        fn create(
+            &mut self,
+            id: NamedId,
+            address_family: IpAddressFamily,
+        ) -> SocketResult<Resource<TcpSocket>> {
+            super::HostTcpSocket::create(&mut self.0.sockets(id), address_family)
+        }
+
+        fn get_local_address(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+        ) -> SocketResult<IpSocketAddress> {
+            super::HostTcpSocket::get_local_address(&mut self.0.sockets(id), socket)
+        }
+
+        fn get_remote_address(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+        ) -> SocketResult<IpSocketAddress> {
+            super::HostTcpSocket::get_remote_address(&mut self.0.sockets(id), socket)
+        }
+
+        fn get_is_listening(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+        ) -> wasmtime::Result<bool> {
+            super::HostTcpSocket::get_is_listening(&mut self.0.sockets(id), socket)
+        }
+
+        fn get_address_family(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+        ) -> wasmtime::Result<IpAddressFamily> {
+            super::HostTcpSocket::get_address_family(&mut self.0.sockets(id), socket)
+        }
+
+        fn set_listen_backlog_size(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+            value: u64,
+        ) -> SocketResult<()> {
+            super::HostTcpSocket::set_listen_backlog_size(&mut self.0.sockets(id), socket, value)
+        }
+
+        fn get_keep_alive_enabled(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+        ) -> SocketResult<bool> {
+            super::HostTcpSocket::get_keep_alive_enabled(&mut self.0.sockets(id), socket)
+        }
+
+        fn set_keep_alive_enabled(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+            value: bool,
+        ) -> SocketResult<()> {
+            super::HostTcpSocket::set_keep_alive_enabled(&mut self.0.sockets(id), socket, value)
+        }
+
+        fn get_keep_alive_idle_time(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+        ) -> SocketResult<Duration> {
+            super::HostTcpSocket::get_keep_alive_idle_time(&mut self.0.sockets(id), socket)
+        }
+
+        fn set_keep_alive_idle_time(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+            value: Duration,
+        ) -> SocketResult<()> {
+            super::HostTcpSocket::set_keep_alive_idle_time(&mut self.0.sockets(id), socket, value)
+        }
+
+        fn get_keep_alive_interval(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+        ) -> SocketResult<Duration> {
+            super::HostTcpSocket::get_keep_alive_interval(&mut self.0.sockets(id), socket)
+        }
+
+        fn set_keep_alive_interval(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+            value: Duration,
+        ) -> SocketResult<()> {
+            super::HostTcpSocket::set_keep_alive_interval(&mut self.0.sockets(id), socket, value)
+        }
+
+        fn get_keep_alive_count(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+        ) -> SocketResult<u32> {
+            super::HostTcpSocket::get_keep_alive_count(&mut self.0.sockets(id), socket)
+        }
+
+        fn set_keep_alive_count(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+            value: u32,
+        ) -> SocketResult<()> {
+            super::HostTcpSocket::set_keep_alive_count(&mut self.0.sockets(id), socket, value)
+        }
+
+        fn get_hop_limit(&mut self, id: NamedId, socket: Resource<TcpSocket>) -> SocketResult<u8> {
+            super::HostTcpSocket::get_hop_limit(&mut self.0.sockets(id), socket)
+        }
+
+        fn set_hop_limit(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+            value: u8,
+        ) -> SocketResult<()> {
+            super::HostTcpSocket::set_hop_limit(&mut self.0.sockets(id), socket, value)
+        }
+
+        fn get_receive_buffer_size(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+        ) -> SocketResult<u64> {
+            super::HostTcpSocket::get_receive_buffer_size(&mut self.0.sockets(id), socket)
+        }
+
+        fn set_receive_buffer_size(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+            value: u64,
+        ) -> SocketResult<()> {
+            super::HostTcpSocket::set_receive_buffer_size(&mut self.0.sockets(id), socket, value)
+        }
+
+        fn get_send_buffer_size(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+        ) -> SocketResult<u64> {
+            super::HostTcpSocket::get_send_buffer_size(&mut self.0.sockets(id), socket)
+        }
+
+        fn set_send_buffer_size(
+            &mut self,
+            id: NamedId,
+            socket: Resource<TcpSocket>,
+            value: u64,
+        ) -> SocketResult<()> {
+            super::HostTcpSocket::set_send_buffer_size(&mut self.0.sockets(id), socket, value)
+        }
+
+        fn drop(&mut self, id: NamedId, sock: Resource<TcpSocket>) -> wasmtime::Result<()> {
+            super::HostTcpSocket::drop(&mut self.0.sockets(id), sock)
+        }
     }
 }
