@@ -5,8 +5,8 @@
 //! a proxy on the other (writes there go through `write_some` and
 //! readiness), and never drops bytes already read from a source.
 
-use wasi::clocks::monotonic_clock;
-use wasi::io::poll::{Pollable, poll};
+use wasip2::clocks::monotonic_clock;
+use wasip2::io::poll::{Pollable, poll};
 
 use super::bindings::exports::spoke::flow::combinators::{CopyError, Direction, Stats};
 use super::bindings::exports::spoke::flow::types::ShutdownMode;

@@ -7,9 +7,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-use wasi::io::error::Error as IoError;
-use wasi::io::streams::StreamError;
-use wasi::sockets::network::{ErrorCode, IpAddress, IpSocketAddress};
+use wasip2::io::error::Error as IoError;
+use wasip2::io::streams::StreamError;
+use wasip2::sockets::network::{ErrorCode, IpAddress, IpSocketAddress};
 
 use super::bindings::exports::spoke::flow::types::{Error, WriteError};
 
@@ -200,7 +200,7 @@ pub fn to_std(addr: &IpSocketAddress) -> SocketAddr {
 
 /// Converts an IP address and port to a `wasi` socket address.
 pub fn from_std(ip: IpAddr, port: u16) -> IpSocketAddress {
-    use wasi::sockets::network::{Ipv4SocketAddress, Ipv6SocketAddress};
+    use wasip2::sockets::network::{Ipv4SocketAddress, Ipv6SocketAddress};
     match ip {
         IpAddr::V4(v4) => {
             let [x, y, z, w] = v4.octets();

@@ -8,8 +8,8 @@
 
 use std::cell::{RefCell, RefMut};
 
-use wasi::io::poll::Pollable;
-use wasi::sockets::network::IpSocketAddress;
+use wasip2::io::poll::Pollable;
+use wasip2::sockets::network::IpSocketAddress;
 
 use super::bindings::exports::spoke::flow::types::{Error, ShutdownMode, WriteError};
 use super::errors;

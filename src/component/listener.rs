@@ -3,11 +3,11 @@
 //! Owns: the listening socket and the pollable it waits on. Never drops the
 //! socket before that pollable, and never blocks except in `accept`.
 
-use wasi::io::poll::Pollable;
-use wasi::sockets::instance_network::instance_network;
-use wasi::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress};
-use wasi::sockets::tcp::TcpSocket;
-use wasi::sockets::tcp_create_socket::create_tcp_socket;
+use wasip2::io::poll::Pollable;
+use wasip2::sockets::instance_network::instance_network;
+use wasip2::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress};
+use wasip2::sockets::tcp::TcpSocket;
+use wasip2::sockets::tcp_create_socket::create_tcp_socket;
 
 use super::bindings::exports::spoke::flow::types::Error;
 use super::errors;

@@ -5,16 +5,16 @@ mod bindings {
         path: "wit",
         world: "spoke:flow/component",
         with: {
-            "wasi:io/poll@0.2.12": wasi::io::poll,
-            "wasi:io/error@0.2.12": wasi::io::error,
-            "wasi:io/streams@0.2.12": wasi::io::streams,
-            "wasi:clocks/monotonic-clock@0.2.12": wasi::clocks::monotonic_clock,
-            "wasi:random/random@0.2.12": wasi::random::random,
-            "wasi:sockets/network@0.2.12": wasi::sockets::network,
-            "wasi:sockets/instance-network@0.2.12": wasi::sockets::instance_network,
-            "wasi:sockets/tcp@0.2.12": wasi::sockets::tcp,
-            "wasi:sockets/tcp-create-socket@0.2.12": wasi::sockets::tcp_create_socket,
-            "wasi:sockets/ip-name-lookup@0.2.12": wasi::sockets::ip_name_lookup,
+            "wasi:io/poll@0.2.12": wasip2::io::poll,
+            "wasi:io/error@0.2.12": wasip2::io::error,
+            "wasi:io/streams@0.2.12": wasip2::io::streams,
+            "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+            "wasi:random/random@0.2.12": wasip2::random::random,
+            "wasi:sockets/network@0.2.12": wasip2::sockets::network,
+            "wasi:sockets/instance-network@0.2.12": wasip2::sockets::instance_network,
+            "wasi:sockets/tcp@0.2.12": wasip2::sockets::tcp,
+            "wasi:sockets/tcp-create-socket@0.2.12": wasip2::sockets::tcp_create_socket,
+            "wasi:sockets/ip-name-lookup@0.2.12": wasip2::sockets::ip_name_lookup,
         },
     });
 }
@@ -38,9 +38,9 @@ use bindings::exports::spoke::flow::tcp as tcp_api;
 use bindings::exports::spoke::flow::types::{
     self, Error, Flow, FlowBorrow, ShutdownMode, WriteError,
 };
-use wasi::io::poll::Pollable;
-use wasi::io::streams::{InputStream, OutputStream};
-use wasi::sockets::network::IpSocketAddress;
+use wasip2::io::poll::Pollable;
+use wasip2::io::streams::{InputStream, OutputStream};
+use wasip2::sockets::network::IpSocketAddress;
 
 use flow::{Conn, FlowResource};
 

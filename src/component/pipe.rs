@@ -16,9 +16,9 @@
 
 use std::cell::Cell;
 
-use wasi::clocks::monotonic_clock;
-use wasi::io::poll::{Pollable, poll};
-use wasi::io::streams::{InputStream, OutputStream, StreamError};
+use wasip2::clocks::monotonic_clock;
+use wasip2::io::poll::{Pollable, poll};
+use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use super::bindings::exports::spoke::flow::combinators::{CopyError, Direction, Stats};
 use super::bindings::exports::spoke::flow::types::{Error, ShutdownMode, WriteError};

@@ -8,8 +8,8 @@
 //! password is wiped after the handshake; the core wipes the keys), and
 //! never sends anything after a `corrupted` or `truncated` read.
 
-use wasi::io::poll::Pollable;
-use wasi::sockets::network::IpSocketAddress;
+use wasip2::io::poll::Pollable;
+use wasip2::sockets::network::IpSocketAddress;
 use zeroize::Zeroizing;
 
 use super::bindings::exports::spoke::flow::spoke::{

@@ -8,14 +8,14 @@
 
 use std::net::IpAddr;
 
-use wasi::clocks::monotonic_clock;
-use wasi::io::poll::{Pollable, poll};
-use wasi::io::streams::{InputStream, OutputStream, StreamError};
-use wasi::sockets::instance_network::instance_network;
-use wasi::sockets::ip_name_lookup::resolve_addresses;
-use wasi::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress};
-use wasi::sockets::tcp::{ShutdownType, TcpSocket};
-use wasi::sockets::tcp_create_socket::create_tcp_socket;
+use wasip2::clocks::monotonic_clock;
+use wasip2::io::poll::{Pollable, poll};
+use wasip2::io::streams::{InputStream, OutputStream, StreamError};
+use wasip2::sockets::instance_network::instance_network;
+use wasip2::sockets::ip_name_lookup::resolve_addresses;
+use wasip2::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress};
+use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
+use wasip2::sockets::tcp_create_socket::create_tcp_socket;
 
 use super::bindings::exports::spoke::flow::types::{Error, WriteError};
 use super::errors;

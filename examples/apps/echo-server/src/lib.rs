@@ -22,16 +22,16 @@ use spoke_app::io::{self, Output};
 use spoke_app::net;
 use spoke_app::secure::{Role, Secure};
 use spoke_app::{Flow, ShutdownMode, tcp};
-use wasi::io::poll::Pollable;
+use wasip2::io::poll::Pollable;
 
 /// The most bytes echoed per read.
 const READ_SIZE: u32 = 256 * 1024;
 
 struct EchoServer;
 
-wasi::cli::command::export!(EchoServer);
+wasip2::cli::command::export!(EchoServer);
 
-impl wasi::exports::cli::run::Guest for EchoServer {
+impl wasip2::exports::cli::run::Guest for EchoServer {
     fn run() -> Result<(), ()> {
         match main() {
             Ok(()) => Ok(()),

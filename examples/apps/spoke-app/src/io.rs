@@ -4,12 +4,12 @@
 //! accepts (never the 4096-byte `blocking-write-and-flush`), so that moving
 //! bulk data costs one copy per chunk and no more. Nothing here panics.
 
-use wasi::io::poll::Pollable;
-use wasi::io::streams::{InputStream, OutputStream, StreamError};
+use wasip2::io::poll::Pollable;
+use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 /// The program's arguments, without the program name.
 pub fn args() -> Vec<String> {
-    let mut args = wasi::cli::environment::get_arguments();
+    let mut args = wasip2::cli::environment::get_arguments();
     if !args.is_empty() {
         args.remove(0);
     }
@@ -18,7 +18,7 @@ pub fn args() -> Vec<String> {
 
 /// The value of the environment variable `name`, if it is set.
 pub fn env_var(name: &str) -> Option<String> {
-    wasi::cli::environment::get_environment()
+    wasip2::cli::environment::get_environment()
         .into_iter()
         .find_map(|(k, v)| (k == name).then_some(v))
 }
@@ -34,7 +34,7 @@ pub struct Input {
 impl Input {
     /// The program's standard input.
     pub fn stdin() -> Self {
-        let stream = wasi::cli::stdin::get_stdin();
+        let stream = wasip2::cli::stdin::get_stdin();
         Self {
             ready: stream.subscribe(),
             stream,
@@ -66,14 +66,14 @@ impl Output {
     /// The program's standard output.
     pub fn stdout() -> Self {
         Self {
-            stream: wasi::cli::stdout::get_stdout(),
+            stream: wasip2::cli::stdout::get_stdout(),
         }
     }
 
     /// The program's standard error.
     pub fn stderr() -> Self {
         Self {
-            stream: wasi::cli::stderr::get_stderr(),
+            stream: wasip2::cli::stderr::get_stderr(),
         }
     }
 
@@ -130,5 +130,5 @@ fn describe(e: StreamError) -> String {
 /// Waits until at least one of `pollables` is ready and returns the indices
 /// of the ready ones.
 pub fn wait(pollables: &[&Pollable]) -> Vec<u32> {
-    wasi::io::poll::poll(pollables)
+    wasip2::io::poll::poll(pollables)
 }

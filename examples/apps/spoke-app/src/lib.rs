@@ -13,10 +13,10 @@ pub mod bindings {
         path: ["../../../wit", "../wit"],
         world: "spoke:examples/imports",
         with: {
-            "wasi:io/poll@0.2.12": ::wasi::io::poll,
-            "wasi:io/error@0.2.12": ::wasi::io::error,
-            "wasi:io/streams@0.2.12": ::wasi::io::streams,
-            "wasi:sockets/network@0.2.12": ::wasi::sockets::network,
+            "wasi:io/poll@0.2.12": ::wasip2::io::poll,
+            "wasi:io/error@0.2.12": ::wasip2::io::error,
+            "wasi:io/streams@0.2.12": ::wasip2::io::streams,
+            "wasi:sockets/network@0.2.12": ::wasip2::sockets::network,
         },
         generate_all,
     });

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use wasi::sockets::network::{IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress};
+use wasip2::sockets::network::{IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress};
 
 use crate::bindings::spoke::flow::{spoke, types};
 

@@ -25,9 +25,9 @@ use spoke_app::{Flow, combinators, tcp};
 
 struct SpokeCat;
 
-wasi::cli::command::export!(SpokeCat);
+wasip2::cli::command::export!(SpokeCat);
 
-impl wasi::exports::cli::run::Guest for SpokeCat {
+impl wasip2::exports::cli::run::Guest for SpokeCat {
     fn run() -> Result<(), ()> {
         match main() {
             Ok(()) => Ok(()),
@@ -99,8 +99,8 @@ fn main() -> Result<(), String> {
 /// which moves the bytes between them and the flow itself, so they never
 /// enter this component's memory (nor cross between the two).
 fn pump(flow: &Flow) -> Result<(), String> {
-    let stdin = wasi::cli::stdin::get_stdin();
-    let stdout = wasi::cli::stdout::get_stdout();
+    let stdin = wasip2::cli::stdin::get_stdin();
+    let stdout = wasip2::cli::stdout::get_stdout();
     let (sent, received) = combinators::pipe(flow, &stdin, &stdout);
     if let Some(e) = received.error {
         return Err(copy_error("receiving", &e));
