@@ -15,18 +15,13 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::error::Context as _;
 use wasmtime::{Config, Engine};
-use wasmtime_wasi::cli::AsyncStdoutStream;
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::limits::{Guarded, Guards, Limits, guarded_store, spawn_ticker};
 use crate::policy::{DenialLog, NetworkPolicy, denial_of};
-use crate::stdin::ReaderStdin;
-
-/// How many bytes of standard output (and error) the command may have in
-/// flight before `check-write` makes it wait: large, so that bulk output
-/// moves in few, large writes.
-const STDOUT_BUDGET: usize = 1 << 20;
+use crate::reader::ReaderStream;
+use crate::writer::WriterStream;
 
 /// A compiled command component, ready to run any number of times (each run
 /// gets a fresh instance). Cloning is cheap; it is `Send + Sync`.
@@ -64,9 +59,9 @@ pub struct Invocation {
     env: Vec<(String, String)>,
     policy: NetworkPolicy,
     limits: Limits,
-    stdin: Option<ReaderStdin>,
-    stdout: Option<AsyncStdoutStream>,
-    stderr: Option<AsyncStdoutStream>,
+    stdin: Option<ReaderStream>,
+    stdout: Option<WriterStream>,
+    stderr: Option<WriterStream>,
 }
 
 impl std::fmt::Debug for Invocation {
@@ -120,19 +115,22 @@ impl Invocation {
     /// command's reads poll `reader` on the command's own thread, so a
     /// reader with bytes ready hands them over without a wake-up.
     pub fn stdin(mut self, reader: impl AsyncRead + Send + Sync + 'static) -> Self {
-        self.stdin = Some(ReaderStdin::new(reader));
+        self.stdin = Some(ReaderStream::new(reader, "standard input"));
         self
     }
 
-    /// Standard output goes to `writer`.
+    /// Standard output goes to `writer`. The command's writes are handed
+    /// to `writer` on the command's own thread; what it has not taken when
+    /// the command ends is written and flushed before [`CommandComponent::run`]
+    /// returns.
     pub fn stdout(mut self, writer: impl AsyncWrite + Send + Sync + 'static) -> Self {
-        self.stdout = Some(AsyncStdoutStream::new(STDOUT_BUDGET, writer));
+        self.stdout = Some(WriterStream::new(writer, "standard output"));
         self
     }
 
-    /// Standard error goes to `writer`.
+    /// Standard error goes to `writer`, like [`Invocation::stdout`].
     pub fn stderr(mut self, writer: impl AsyncWrite + Send + Sync + 'static) -> Self {
-        self.stderr = Some(AsyncStdoutStream::new(STDOUT_BUDGET, writer));
+        self.stderr = Some(WriterStream::new(writer, "standard error"));
         self
     }
 }
@@ -202,14 +200,11 @@ impl CommandComponent {
             Some(s) => builder.stdin(s),
             None => builder.stdin(tokio::io::empty()),
         };
-        match stdout {
-            Some(s) => builder.stdout(s),
-            None => builder.stdout(tokio::io::stdout()),
-        };
-        match stderr {
-            Some(s) => builder.stderr(s),
-            None => builder.stderr(tokio::io::stderr()),
-        };
+        let stdout =
+            stdout.unwrap_or_else(|| WriterStream::new(tokio::io::stdout(), "standard output"));
+        let stderr =
+            stderr.unwrap_or_else(|| WriterStream::new(tokio::io::stderr(), "standard error"));
+        builder.stdout(stdout.clone()).stderr(stderr.clone());
         let check_policy = policy.clone();
         let log = denial.clone();
         builder
@@ -237,6 +232,11 @@ impl CommandComponent {
             .await
             .context("instantiating the command")?;
         let result = command.wasi_cli_run().call_run(&mut store).await;
+        // What the command wrote and the writers have not taken yet.
+        // Output that cannot be written is the command's loss, not a
+        // failure of the run, as for a native process.
+        let _ = stdout.finish().await;
+        let _ = stderr.finish().await;
         let code = match result {
             Ok(Ok(())) => 0,
             Ok(Err(())) => 1,

@@ -89,9 +89,10 @@ mod instance;
 mod limits;
 pub mod native;
 mod policy;
+mod reader;
 mod runtime;
-mod stdin;
 pub mod tunnel;
+mod writer;
 
 pub use bindings::exports::spoke::flow::combinators::Stats;
 pub use bindings::exports::spoke::flow::spoke::{Cipher, Config as SpokeConfig, Identities};

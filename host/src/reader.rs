@@ -1,15 +1,17 @@
-//! Standard input for command components, read on the guest's own thread.
+//! An input stream for the guest over any [`AsyncRead`] (a command's
+//! standard input, the input of [`Instance::pipe`](crate::Instance::pipe)),
+//! read on the guest's own thread.
 //!
 //! wasmtime's `AsyncStdinStream` reads on a task of its own and hands each
-//! chunk over through a channel that holds one, so every 64 KiB read by the
-//! guest waits for a wake-up across threads. Here a guest's `read` polls the
+//! chunk over through a channel that holds one, so every read by the guest
+//! waits for a wake-up across threads. Here a guest's `read` polls the
 //! reader itself: a reader that has bytes (a file, a pipe with data, an
 //! in-memory source) answers at once, and one that has none registers the
 //! guest's pollable to be woken when it does.
 //!
 //! Owns: the reader, at most one chunk that was read while the guest only
 //! waited for readiness, and the stream's end. Every handle the guest opens
-//! on standard input shares them, so they advance together.
+//! on the stream shares them, so they advance together.
 
 use std::future::Future;
 use std::pin::{Pin, pin};
@@ -21,14 +23,14 @@ use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use wasmtime_wasi::cli::{IsTerminal, StdinStream};
 use wasmtime_wasi::p2::{InputStream, Pollable, StreamError};
 
-/// The most one read takes from the reader when the guest asks for less:
-/// what a `wasi:io` read returns at once anyway.
-const CHUNK: usize = 64 * 1024;
+/// The most one read takes from the reader: as much as the guest's bulk
+/// reads ask for, so a spliced byte stream moves in large pieces.
+const CHUNK: usize = 256 * 1024;
 
-/// Standard input from any [`AsyncRead`], shared by every handle the guest
+/// An input stream from any [`AsyncRead`], shared by every handle the guest
 /// opens on it.
 #[derive(Clone)]
-pub(crate) struct ReaderStdin(Arc<Mutex<Shared>>);
+pub(crate) struct ReaderStream(Arc<Mutex<Shared>>);
 
 struct Shared {
     reader: Pin<Box<dyn AsyncRead + Send + Sync>>,
@@ -36,15 +38,19 @@ struct Shared {
     held: Bytes,
     /// How the stream ended, once it has: `None` inside is end-of-stream.
     ended: Option<Option<String>>,
+    /// What the stream is called in error messages ("standard input").
+    name: &'static str,
 }
 
-impl ReaderStdin {
-    /// Standard input that yields what `reader` yields, then end-of-stream.
-    pub(crate) fn new(reader: impl AsyncRead + Send + Sync + 'static) -> Self {
+impl ReaderStream {
+    /// A stream that yields what `reader` yields, then end-of-stream;
+    /// `name` says what it is in error messages.
+    pub(crate) fn new(reader: impl AsyncRead + Send + Sync + 'static, name: &'static str) -> Self {
         Self(Arc::new(Mutex::new(Shared {
             reader: Box::pin(reader),
             held: Bytes::new(),
             ended: None,
+            name,
         })))
     }
 
@@ -84,19 +90,20 @@ impl Shared {
             None => Ok(Bytes::new()),
             Some(None) => Err(StreamError::Closed),
             Some(Some(e)) => Err(StreamError::LastOperationFailed(wasmtime::format_err!(
-                "reading standard input: {e}"
+                "reading {}: {e}",
+                self.name
             ))),
         }
     }
 }
 
-impl IsTerminal for ReaderStdin {
+impl IsTerminal for ReaderStream {
     fn is_terminal(&self) -> bool {
         false
     }
 }
 
-impl StdinStream for ReaderStdin {
+impl StdinStream for ReaderStream {
     fn p2_stream(&self) -> Box<dyn InputStream> {
         Box::new(self.clone())
     }
@@ -107,7 +114,7 @@ impl StdinStream for ReaderStdin {
 }
 
 #[async_trait::async_trait]
-impl InputStream for ReaderStdin {
+impl InputStream for ReaderStream {
     fn read(&mut self, size: usize) -> Result<Bytes, StreamError> {
         if size == 0 {
             return Ok(Bytes::new());
@@ -120,13 +127,13 @@ impl InputStream for ReaderStdin {
 }
 
 #[async_trait::async_trait]
-impl Pollable for ReaderStdin {
+impl Pollable for ReaderStream {
     async fn ready(&mut self) {
         std::future::poll_fn(|cx| self.shared().fill(CHUNK, cx)).await
     }
 }
 
-impl AsyncRead for ReaderStdin {
+impl AsyncRead for ReaderStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -178,10 +185,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_read_with_nothing_there_is_empty_and_readiness_brings_the_bytes() {
-        let mut stdin = ReaderStdin::new(Slow {
-            chunks: vec![b"hello ", b"world"],
-            ready: false,
-        });
+        let mut stdin = ReaderStream::new(
+            Slow {
+                chunks: vec![b"hello ", b"world"],
+                ready: false,
+            },
+            "standard input",
+        );
         assert!(InputStream::read(&mut stdin, 100).unwrap().is_empty());
         let mut got = Vec::new();
         loop {
@@ -197,7 +207,7 @@ mod tests {
 
     #[tokio::test]
     async fn handles_on_the_same_input_advance_together() {
-        let stdin = ReaderStdin::new(&b"abcdef"[..]);
+        let stdin = ReaderStream::new(&b"abcdef"[..], "standard input");
         let mut one = stdin.p2_stream();
         let mut two = stdin.p2_stream();
         assert_eq!(&one.as_mut().read(2).unwrap()[..], b"ab");
@@ -219,7 +229,7 @@ mod tests {
                 Poll::Ready(Err(std::io::Error::other("disk on fire")))
             }
         }
-        let mut stdin = ReaderStdin::new(Broken);
+        let mut stdin = ReaderStream::new(Broken, "standard input");
         match InputStream::read(&mut stdin, 10) {
             Err(StreamError::LastOperationFailed(e)) => {
                 assert_eq!(e.to_string(), "reading standard input: disk on fire")
@@ -232,7 +242,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_async_view_reads_the_same_bytes() {
-        let stdin = ReaderStdin::new(&b"0123456789"[..]);
+        let stdin = ReaderStream::new(&b"0123456789"[..], "standard input");
         let mut s = Pin::from(stdin.async_stream());
         let mut out = Vec::new();
         s.read_to_end(&mut out).await.unwrap();
