@@ -11,10 +11,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use wasmtime::Store;
 use wasmtime::component::{Resource, ResourceAny, ResourceTable};
-use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::p2::bindings::io::poll::HostPollable;
+use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable};
 
 use crate::bindings::Component;
 use crate::bindings::exports::spoke::flow::combinators::Stats;
@@ -22,7 +23,9 @@ use crate::bindings::exports::spoke::flow::spoke::{Cipher, Config as SpokeConfig
 use crate::bindings::exports::spoke::flow::types::ShutdownMode;
 use crate::error::{CopyError, FlowError, HandshakeError, WriteError};
 use crate::policy::{Denial, DenialLog, NetworkPolicy};
+use crate::reader::ReaderStream;
 use crate::runtime::{Spoke, State};
+use crate::writer::WriterStream;
 
 /// An epoch deadline that is never reached while a short call runs.
 const NO_YIELD: u64 = 1 << 40;
@@ -618,6 +621,83 @@ impl Instance {
             Ok((x, y)) => (direction(x), direction(y)),
             Err(e) => failed(e),
         }
+    }
+
+    /// Copies `input` into `f` and `f` into `output` at once, inside the
+    /// component, until both directions have ended; returns the
+    /// `input`-to-`f` direction first.
+    ///
+    /// This is how bulk bytes should move between a flow and the host's
+    /// files, standard streams or in-memory buffers: they never cross the
+    /// component boundary as call arguments. On a plain TCP flow the host
+    /// moves them between the socket and `input`/`output` without their
+    /// entering the guest; on an encrypted flow they enter it once, to be
+    /// sealed or opened. Each direction waits only on its own source and
+    /// destination, so a peer that echoes is always read while `input` is
+    /// still being sent.
+    ///
+    /// The end of `input` shuts `f`'s write side (on an encrypted version-2
+    /// flow, after the close marker); the end of `f` ends the other
+    /// direction with `output` flushed. A direction that fails stops alone
+    /// and reports its error. `output` is not shut down: it is dropped once
+    /// flushed.
+    pub async fn pipe(
+        &mut self,
+        f: &Flow,
+        input: impl AsyncRead + Send + Sync + 'static,
+        output: impl AsyncWrite + Send + Sync + 'static,
+    ) -> (Direction, Direction) {
+        let failed = |e: FlowError| {
+            let d = Direction {
+                stats: zero_stats(),
+                error: Some(CopyError::Read(e)),
+            };
+            (d.clone(), d)
+        };
+        let r = match self.own(&f.0) {
+            Ok(r) => r,
+            Err(e) => return failed(e),
+        };
+        if let Err(e) = self.enter().await {
+            return failed(e);
+        }
+        let writer = WriterStream::new(output, "the output");
+        let table = &mut self.store.data_mut().table;
+        let streams = table
+            .push(Box::new(ReaderStream::new(input, "the input")) as DynInputStream)
+            .and_then(|i| Ok((i, table.push(Box::new(writer.clone()) as DynOutputStream)?)));
+        let (i, o) = match streams {
+            Ok(streams) => streams,
+            Err(e) => {
+                self.in_call = false;
+                return failed(FlowError::Other(format!("making the streams: {e}")));
+            }
+        };
+        let borrow_i = Resource::new_borrow(i.rep());
+        let borrow_o = Resource::new_borrow(o.rep());
+        let out = self
+            .bindings
+            .spoke_flow_combinators()
+            .call_pipe(&mut self.store, r, borrow_i, borrow_o)
+            .await;
+        let result = self.leave(out);
+        let table = &mut self.store.data_mut().table;
+        let _ = table.delete(i);
+        let _ = table.delete(o);
+        let (inbound, mut outbound) = match result {
+            Ok((x, y)) => (direction(x), direction(y)),
+            Err(e) => return failed(e),
+        };
+        // The guest flushed what it wrote; this only reports a writer that
+        // failed after it, or drains what it buffered.
+        if let Err(e) = writer.finish().await
+            && outbound.error.is_none()
+        {
+            outbound.error = Some(CopyError::Write(WriteError::Error(FlowError::Other(
+                format!("writing the output: {e}"),
+            ))));
+        }
+        (inbound, outbound)
     }
 
     // ---- messages ---------------------------------------------------------
