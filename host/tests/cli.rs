@@ -249,6 +249,95 @@ fn secure_netcat_carries_both_directions_and_half_closes() {
     );
 }
 
+/// `spoke` pinned to one CPU where `taskset` exists: both ends of an echo
+/// then take turns on one core, the schedule under which a netcat that
+/// stopped reading while it wrote used to stall about every second run.
+fn spoke_on_one_cpu(dir: &Path, args: &[&str]) -> Command {
+    let pinned = Command::new("taskset")
+        .args(["-c", "0", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !pinned {
+        return spoke(dir, args);
+    }
+    let mut cmd = Command::new("taskset");
+    cmd.current_dir(dir)
+        .args(["-c", "0", SPOKE])
+        .args(args)
+        .env_remove("SPOKE_PASSWORD")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Waits for `child` until `deadline`; kills it and returns `None` past it.
+fn wait_until(child: &mut Child, deadline: std::time::Instant) -> Option<std::process::ExitStatus> {
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Echoes a 100 MB file from `spoke connect` off `spoke listen --echo`,
+/// `rounds` times, with `extra` arguments on both ends; every round must
+/// end within a minute with the file back byte for byte.
+fn echo_100mb_rounds(name: &str, extra: &[&str], rounds: usize) {
+    let dir = scratch(name);
+    let data = payload(100_000_000, 17);
+    std::fs::write(dir.join("in"), &data).unwrap();
+    for round in 1..=rounds {
+        let mut listen_args = vec!["listen", "127.0.0.1:0", "--echo"];
+        listen_args.extend_from_slice(extra);
+        let (mut listener, address, stderr) = start_listening(spoke_on_one_cpu(&dir, &listen_args));
+        let mut connect_args = vec!["connect", address.as_str()];
+        connect_args.extend_from_slice(extra);
+        let mut connect = spoke_on_one_cpu(&dir, &connect_args)
+            .stdin(std::fs::File::open(dir.join("in")).unwrap())
+            .stdout(std::fs::File::create(dir.join("out")).unwrap())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let connected = wait_until(&mut connect, deadline);
+        let listened = wait_until(&mut listener, deadline);
+        let (Some(connected), Some(listened)) = (connected, listened) else {
+            panic!("round {round}: the echo stalled (not done within a minute)");
+        };
+        assert!(
+            connected.success(),
+            "round {round}: connect: {}",
+            rest(connect.stderr.take().unwrap())
+        );
+        assert!(
+            listened.success(),
+            "round {round}: listen: {}",
+            rest(stderr)
+        );
+        assert!(
+            std::fs::read(dir.join("out")).unwrap() == data,
+            "round {round}: the echo differs from what was sent"
+        );
+    }
+}
+
+#[test]
+fn a_100mb_echo_between_two_spoke_ends_never_stalls() {
+    echo_100mb_rounds("echo-plain", &[], 6);
+}
+
+#[test]
+fn a_100mb_encrypted_echo_between_two_spoke_ends_never_stalls() {
+    let dir = scratch("echo-secure-pw");
+    let pw = write_password(&dir, "pw", "echo");
+    echo_100mb_rounds("echo-secure", &["--secure", "--password-file", &pw], 6);
+}
+
 #[test]
 fn simulate_echoes_a_file_and_checks_it() {
     let dir = scratch("simulate");

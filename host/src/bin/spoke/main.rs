@@ -11,6 +11,7 @@ mod password;
 mod runner;
 mod session;
 mod simulate;
+mod stdio;
 mod transfer;
 mod tunnel;
 

@@ -33,8 +33,8 @@ pub async fn run(run: Run<'_>) -> Result<ExitCode> {
         .collect();
     let mut invocation = Invocation::new(&argv)
         .policy(run.policy)
-        .stdin(tokio::io::stdin())
-        .stdout(tokio::io::stdout())
+        .stdin(crate::stdio::stdin())
+        .stdout(crate::stdio::stdout())
         .stderr(tokio::io::stderr());
     for var in run.env {
         let (name, value) = environment(var)?;
