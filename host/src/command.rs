@@ -12,15 +12,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::io::{AsyncRead, AsyncWrite};
+use wasmtime::Engine;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::error::Context as _;
-use wasmtime::{Config, Engine};
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::limits::{Guarded, Guards, Limits, guarded_store, spawn_ticker};
 use crate::policy::{DenialLog, NetworkPolicy, denial_of};
 use crate::reader::ReaderStream;
+use crate::runtime::{Options, engine};
 use crate::writer::WriterStream;
 
 /// A compiled command component, ready to run any number of times (each run
@@ -158,10 +159,15 @@ impl CommandComponent {
     /// `wasi:cli/run` and imports nothing beyond WASI 0.2 (an application
     /// composed with the Spoke component is one).
     pub fn new(component: &[u8]) -> anyhow::Result<Self> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config).context("creating the wasmtime engine")?;
+        Self::with_options(component, &Options::default())
+    }
+
+    /// [`CommandComponent::new`] with the compilation cache and allocator
+    /// of `options` (a command-line tool that runs the same component often
+    /// wants [`Options::with_user_cache`]). Its `limits` are not used: each
+    /// [`Invocation`] has its own.
+    pub fn with_options(component: &[u8], options: &Options) -> anyhow::Result<Self> {
+        let engine = engine(options)?;
         let component =
             Component::new(&engine, component).context("compiling the command component")?;
         let mut linker = Linker::<CommandState>::new(&engine);

@@ -64,6 +64,27 @@ impl Options {
     }
 }
 
+/// The engine for `options`: the component model, epoch interruption for
+/// the watchdog, and the compilation cache and pooling allocator if asked.
+pub(crate) fn engine(options: &Options) -> anyhow::Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    if let Some(dir) = &options.cache_dir {
+        let mut cache = wasmtime::CacheConfig::new();
+        cache.with_directory(dir);
+        config.cache(Some(
+            wasmtime::Cache::new(cache).context("setting up the compilation cache")?,
+        ));
+    }
+    if options.pooling {
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.max_memory_size(options.limits.memory_bytes);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    }
+    Ok(Engine::new(&config).context("creating the wasmtime engine")?)
+}
+
 /// The compiled Spoke component, ready to instantiate. Cloning is cheap
 /// (shared); it is `Send + Sync`, so one value can serve a whole server.
 #[derive(Clone)]
@@ -100,22 +121,7 @@ impl Spoke {
 
     /// Compiles the embedded component with `options`.
     pub fn with_options(options: Options) -> anyhow::Result<Self> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        if let Some(dir) = &options.cache_dir {
-            let mut cache = wasmtime::CacheConfig::new();
-            cache.with_directory(dir);
-            config.cache(Some(
-                wasmtime::Cache::new(cache).context("setting up the compilation cache")?,
-            ));
-        }
-        if options.pooling {
-            let mut pool = wasmtime::PoolingAllocationConfig::default();
-            pool.max_memory_size(options.limits.memory_bytes);
-            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
-        }
-        let engine = Engine::new(&config).context("creating the wasmtime engine")?;
+        let engine = engine(&options)?;
         let component =
             Component::new(&engine, COMPONENT).context("compiling the Spoke component")?;
         let mut linker = Linker::<State>::new(&engine);

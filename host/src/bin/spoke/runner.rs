@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use spoke_host::{CommandComponent, Invocation, NetworkPolicy};
+use spoke_host::{CommandComponent, Invocation, NetworkPolicy, Options};
 
 /// What `spoke run` was asked to allow and pass on.
 pub struct Run<'a> {
@@ -21,7 +21,7 @@ pub struct Run<'a> {
 pub async fn run(run: Run<'_>) -> Result<ExitCode> {
     let bytes = std::fs::read(run.component)
         .with_context(|| format!("reading {}", run.component.display()))?;
-    let command = CommandComponent::new(&bytes)
+    let command = CommandComponent::with_options(&bytes, &Options::with_user_cache())
         .with_context(|| format!("loading {}", run.component.display()))?;
     let name = run
         .component
