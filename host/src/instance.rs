@@ -658,46 +658,127 @@ impl Instance {
             Ok(r) => r,
             Err(e) => return failed(e),
         };
-        if let Err(e) = self.enter().await {
-            return failed(e);
-        }
         let writer = WriterStream::new(output, "the output");
-        let table = &mut self.store.data_mut().table;
-        let streams = table
-            .push(Box::new(ReaderStream::new(input, "the input")) as DynInputStream)
-            .and_then(|i| Ok((i, table.push(Box::new(writer.clone()) as DynOutputStream)?)));
-        let (i, o) = match streams {
+        let streams = match self.lend_streams(Some(input), Some(writer.clone())).await {
             Ok(streams) => streams,
-            Err(e) => {
-                self.in_call = false;
-                return failed(FlowError::Other(format!("making the streams: {e}")));
-            }
+            Err(e) => return failed(e),
         };
-        let borrow_i = Resource::new_borrow(i.rep());
-        let borrow_o = Resource::new_borrow(o.rep());
+        let (Some(i), Some(o)) = (&streams.input, &streams.output) else {
+            return failed(FlowError::InvalidState("no streams to pipe".into()));
+        };
+        let (i, o) = (Resource::new_borrow(i.rep()), Resource::new_borrow(o.rep()));
         let out = self
             .bindings
             .spoke_flow_combinators()
-            .call_pipe(&mut self.store, r, borrow_i, borrow_o)
+            .call_pipe(&mut self.store, r, i, o)
             .await;
         let result = self.leave(out);
-        let table = &mut self.store.data_mut().table;
-        let _ = table.delete(i);
-        let _ = table.delete(o);
+        self.return_streams(streams);
         let (inbound, mut outbound) = match result {
             Ok((x, y)) => (direction(x), direction(y)),
             Err(e) => return failed(e),
         };
-        // The guest flushed what it wrote; this only reports a writer that
-        // failed after it, or drains what it buffered.
-        if let Err(e) = writer.finish().await
+        if let Err(e) = finish_output(&writer).await
             && outbound.error.is_none()
         {
-            outbound.error = Some(CopyError::Write(WriteError::Error(FlowError::Other(
-                format!("writing the output: {e}"),
-            ))));
+            outbound.error = Some(e);
         }
         (inbound, outbound)
+    }
+
+    /// Copies `src` into `output` inside the component until `src` ends,
+    /// then flushes `output`; like one direction of [`Instance::pipe`].
+    pub async fn copy_to(
+        &mut self,
+        src: &Flow,
+        output: impl AsyncWrite + Send + Sync + 'static,
+    ) -> Result<Stats, CopyError> {
+        let r = self.own(&src.0).map_err(CopyError::Read)?;
+        let writer = WriterStream::new(output, "the output");
+        let streams = self
+            .lend_streams(None::<tokio::io::Empty>, Some(writer.clone()))
+            .await
+            .map_err(CopyError::Read)?;
+        let Some(o) = &streams.output else {
+            return Err(CopyError::Read(FlowError::InvalidState("no stream".into())));
+        };
+        let o = Resource::new_borrow(o.rep());
+        let out = self
+            .bindings
+            .spoke_flow_combinators()
+            .call_copy_to_stream(&mut self.store, r, o)
+            .await;
+        let result = self.leave(out);
+        self.return_streams(streams);
+        let stats = result.map_err(CopyError::Read)??;
+        finish_output(&writer).await?;
+        Ok(stats)
+    }
+
+    /// Copies `input` into `dst` inside the component until `input` ends,
+    /// then shuts `dst`'s write side; like one direction of
+    /// [`Instance::pipe`].
+    pub async fn copy_from(
+        &mut self,
+        input: impl AsyncRead + Send + Sync + 'static,
+        dst: &Flow,
+    ) -> Result<Stats, CopyError> {
+        let r = self.own(&dst.0).map_err(CopyError::Read)?;
+        let streams = self
+            .lend_streams(Some(input), None)
+            .await
+            .map_err(CopyError::Read)?;
+        let Some(i) = &streams.input else {
+            return Err(CopyError::Read(FlowError::InvalidState("no stream".into())));
+        };
+        let i = Resource::new_borrow(i.rep());
+        let out = self
+            .bindings
+            .spoke_flow_combinators()
+            .call_copy_from_stream(&mut self.store, i, r)
+            .await;
+        let result = self.leave(out);
+        self.return_streams(streams);
+        Ok(result.map_err(CopyError::Read)??)
+    }
+
+    /// Enters a guest call with `input` and `output` in the instance's table
+    /// as `wasi:io` streams, for a combinator to borrow.
+    async fn lend_streams(
+        &mut self,
+        input: Option<impl AsyncRead + Send + Sync + 'static>,
+        output: Option<WriterStream>,
+    ) -> Result<LentStreams, FlowError> {
+        self.enter().await?;
+        let table = &mut self.store.data_mut().table;
+        let mut lent = LentStreams::default();
+        let pushed = (|| {
+            if let Some(input) = input {
+                let stream = ReaderStream::new(input, "the input");
+                lent.input = Some(table.push(Box::new(stream) as DynInputStream)?);
+            }
+            if let Some(output) = output {
+                lent.output = Some(table.push(Box::new(output) as DynOutputStream)?);
+            }
+            Ok::<_, wasmtime::component::ResourceTableError>(())
+        })();
+        if let Err(e) = pushed {
+            self.in_call = false;
+            self.return_streams(lent);
+            return Err(FlowError::Other(format!("lending the streams: {e}")));
+        }
+        Ok(lent)
+    }
+
+    /// Takes back the streams [`Instance::lend_streams`] lent.
+    fn return_streams(&mut self, lent: LentStreams) {
+        let table = &mut self.store.data_mut().table;
+        if let Some(i) = lent.input {
+            let _ = table.delete(i);
+        }
+        if let Some(o) = lent.output {
+            let _ = table.delete(o);
+        }
     }
 
     // ---- messages ---------------------------------------------------------
@@ -748,6 +829,24 @@ impl Instance {
             .await;
         self.leave(out)
     }
+}
+
+/// Streams of the host's in an instance's table for the length of one call.
+#[derive(Default)]
+struct LentStreams {
+    input: Option<Resource<DynInputStream>>,
+    output: Option<Resource<DynOutputStream>>,
+}
+
+/// Writes what `writer` still holds after the guest is done with it: the
+/// guest flushed, so this only drains a writer that took its time, or
+/// reports one that failed after the guest's last write.
+async fn finish_output(writer: &WriterStream) -> Result<(), CopyError> {
+    writer.finish().await.map_err(|e| {
+        CopyError::Write(WriteError::Error(FlowError::Other(format!(
+            "writing the output: {e}"
+        ))))
+    })
 }
 
 fn zero_stats() -> Stats {
