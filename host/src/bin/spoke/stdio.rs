@@ -42,7 +42,7 @@ fn regular_file(fd: std::os::fd::BorrowedFd<'_>) -> Option<File> {
 }
 
 /// A regular file, read and written in the calling thread: never pending.
-struct DirectFile(File);
+pub struct DirectFile(pub File);
 
 impl AsyncRead for DirectFile {
     fn poll_read(

@@ -4,21 +4,32 @@
 //! authenticated end of stream, with the announced size and SHA-256 digest:
 //! an interrupted or tampered transfer leaves no file that looks complete.
 
-use std::io::IsTerminal;
+//!
+//! The content moves inside the component ([`Instance::copy_from`] and
+//! [`Instance::copy_to`]) between the flow and the file, which is read or
+//! written directly on the runtime's thread; the receiver hashes each piece
+//! as it writes it.
+
+use std::fs::File;
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
-use spoke_host::{Flow, Instance, ShutdownMode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use spoke_host::{CopyError, Flow, Instance, ShutdownMode};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 use crate::header::{Header, Verdict};
+use crate::stdio::DirectFile;
 
-/// How much one write hands to the component.
+/// How much one read of the file takes while it is hashed before sending.
 const CHUNK: usize = 1 << 20;
-/// The most a read asks of the flow.
+/// The most a read asks of the flow while the header comes in.
 const READ_MAX: u32 = 1 << 20;
 
 /// A progress bar on stderr when it is a terminal, hidden otherwise.
@@ -42,17 +53,14 @@ pub fn rate(bytes: u64, elapsed: Duration) -> f64 {
 }
 
 /// The SHA-256 digest and size of a file, read once.
-async fn digest_file(path: &Path) -> Result<([u8; 32], u64)> {
-    let mut file = tokio::fs::File::open(path)
-        .await
-        .with_context(|| format!("cannot open {}", path.display()))?;
+fn digest_file(path: &Path) -> Result<([u8; 32], u64)> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0; CHUNK];
     let mut size = 0u64;
     loop {
         let n = file
             .read(&mut buf)
-            .await
             .with_context(|| format!("cannot read {}", path.display()))?;
         if n == 0 {
             break;
@@ -61,6 +69,25 @@ async fn digest_file(path: &Path) -> Result<([u8; 32], u64)> {
         size += n as u64;
     }
     Ok((hasher.finalize().into(), size))
+}
+
+/// A reader that moves a progress bar by what it reads.
+struct Progress<R> {
+    inner: R,
+    bar: ProgressBar,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Progress<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.bar.inc((buf.filled().len() - before) as u64);
+        r
+    }
 }
 
 /// What a finished `send` reports.
@@ -73,43 +100,33 @@ pub struct Sent {
 
 /// Sends `path` over the encrypted `flow`, then waits for the receiver's verdict.
 pub async fn send(instance: &mut Instance, flow: &Flow, path: &Path) -> Result<Sent> {
-    let (digest, size) = digest_file(path).await?;
+    let (digest, size) = digest_file(path)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let header = Header { size, name, digest };
-    let mut file = tokio::fs::File::open(path)
-        .await
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let start = Instant::now();
     instance
         .write(flow, &header.encode())
         .await
         .map_err(|e| anyhow!("sending the header: {e}"))?;
     let bar = progress(size);
-    let mut buf = vec![0; CHUNK];
-    let mut sent = 0u64;
-    while sent < size {
-        let want = (size - sent).min(CHUNK as u64) as usize;
-        let n = file
-            .read(&mut buf[..want])
-            .await
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if n == 0 {
-            bail!("{} shrank while it was being sent", path.display());
-        }
-        instance
-            .write(flow, &buf[..n])
-            .await
-            .map_err(|e| anyhow!("sending: {e}"))?;
-        sent += n as u64;
-        bar.set_position(sent);
+    // The content, at most the size announced; the end of the copy shuts
+    // the flow's write side (the close marker).
+    let content = Progress {
+        inner: DirectFile(file).take(size),
+        bar: bar.clone(),
+    };
+    let sent = match instance.copy_from(content, flow).await {
+        Ok(stats) => stats.read_bytes,
+        Err(CopyError::Read(e)) => bail!("cannot read {}: {e}", path.display()),
+        Err(e) => bail!("sending: {e}"),
+    };
+    if sent < size {
+        bail!("{} shrank while it was being sent", path.display());
     }
-    instance
-        .shutdown(flow, ShutdownMode::Write)
-        .await
-        .map_err(|e| anyhow!("ending the transfer: {e}"))?;
     bar.finish_and_clear();
     let mut reply = Vec::new();
     while let Some(data) = instance
@@ -138,11 +155,11 @@ pub async fn send(instance: &mut Instance, flow: &Flow, path: &Path) -> Result<S
 /// A file being received: removed on drop unless [`Partial::commit`] ran.
 struct Partial {
     path: PathBuf,
-    file: Option<tokio::fs::File>,
+    file: File,
 }
 
 impl Partial {
-    async fn create(destination: &Path) -> Result<Partial> {
+    fn create(destination: &Path) -> Result<Partial> {
         let dir = destination
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -152,29 +169,76 @@ impl Partial {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let path = dir.join(format!(".{name}.spoke-partial-{}", std::process::id()));
-        let file = tokio::fs::File::create(&path)
-            .await
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(Partial {
-            path,
-            file: Some(file),
-        })
+        let file =
+            File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Partial { path, file })
     }
 
-    async fn commit(mut self, destination: &Path) -> Result<()> {
-        if let Some(mut file) = self.file.take() {
-            file.flush().await?;
-            file.sync_all()
-                .await
-                .context("cannot flush the received file to disk")?;
-        }
-        tokio::fs::rename(&self.path, destination)
-            .await
-            .with_context(|| {
-                format!("cannot move the received file to {}", destination.display())
-            })?;
+    fn commit(mut self, destination: &Path) -> Result<()> {
+        self.file
+            .sync_all()
+            .context("cannot flush the received file to disk")?;
+        std::fs::rename(&self.path, destination).with_context(|| {
+            format!("cannot move the received file to {}", destination.display())
+        })?;
         self.path = PathBuf::new();
         Ok(())
+    }
+}
+
+/// What the receiving writer has taken so far.
+struct Tally {
+    hasher: Sha256,
+    size: u64,
+}
+
+/// The content's way into the partial file: each piece is counted, hashed
+/// and written; more than the announced size is an error.
+struct Receiving {
+    file: File,
+    path: PathBuf,
+    announced: u64,
+    tally: Arc<Mutex<Tally>>,
+    bar: ProgressBar,
+}
+
+impl Receiving {
+    fn take(&mut self, data: &[u8]) -> std::io::Result<()> {
+        let mut tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());
+        if tally.size + data.len() as u64 > self.announced {
+            return Err(std::io::Error::other(format!(
+                "the sender sent more than the {} bytes it announced",
+                self.announced
+            )));
+        }
+        self.file.write_all(data).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot write {}: {e}", self.path.display()),
+            )
+        })?;
+        tally.hasher.update(data);
+        tally.size += data.len() as u64;
+        self.bar.set_position(tally.size);
+        Ok(())
+    }
+}
+
+impl AsyncWrite for Receiving {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(self.take(buf).map(|()| buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -233,41 +297,40 @@ pub async fn recv(instance: &mut Instance, flow: &Flow, output: Option<&Path>) -
         None => PathBuf::from(safe_name(&header.name)?),
     };
     let start = Instant::now();
-    let mut partial = Partial::create(&destination).await?;
+    let partial = Partial::create(&destination)?;
     let bar = progress(header.size);
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    let mut outcome: Result<()> = Ok(());
-    let mut chunk = buf.split_off(used);
-    loop {
-        if !chunk.is_empty() {
-            size += chunk.len() as u64;
-            if size > header.size {
-                outcome = Err(anyhow!(
-                    "the sender sent more than the {} bytes it announced",
-                    header.size
-                ));
-                break;
+    let tally = Arc::new(Mutex::new(Tally {
+        hasher: Sha256::new(),
+        size: 0,
+    }));
+    let mut receiving = Receiving {
+        file: partial
+            .file
+            .try_clone()
+            .with_context(|| format!("cannot write {}", partial.path.display()))?,
+        path: partial.path.clone(),
+        announced: header.size,
+        tally: tally.clone(),
+        bar: bar.clone(),
+    };
+    // What came in behind the header, then the rest inside the component.
+    let mut outcome = receiving.take(&buf[used..]).map_err(|e| anyhow!("{e}"));
+    if outcome.is_ok() {
+        outcome = match instance.copy_to(flow, receiving).await {
+            Ok(_) => Ok(()),
+            Err(CopyError::Read(e)) => {
+                let size = tally.lock().map(|t| t.size).unwrap_or_default();
+                Err(anyhow!("the transfer broke off after {size} bytes: {e}"))
             }
-            hasher.update(&chunk);
-            if let Some(file) = partial.file.as_mut() {
-                file.write_all(&chunk)
-                    .await
-                    .with_context(|| format!("cannot write {}", partial.path.display()))?;
-            }
-            bar.set_position(size);
-        }
-        match instance.read(flow, READ_MAX).await {
-            Ok(Some(data)) => chunk = data,
-            Ok(None) => break,
-            Err(e) => {
-                outcome = Err(anyhow!("the transfer broke off after {size} bytes: {e}"));
-                break;
-            }
-        }
+            Err(CopyError::Write(e)) => Err(anyhow!("{e}")),
+            Err(e) => Err(anyhow!("{e}")),
+        };
     }
     bar.finish_and_clear();
-    let digest: [u8; 32] = hasher.finalize().into();
+    let (digest, size): ([u8; 32], u64) = {
+        let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+        (std::mem::take(&mut t.hasher).finalize().into(), t.size)
+    };
     let verdict = match &outcome {
         Err(e) => Verdict::Rejected(format!("{e:#}")),
         Ok(()) if size != header.size => {
@@ -279,7 +342,7 @@ pub async fn recv(instance: &mut Instance, flow: &Flow, output: Option<&Path>) -
         Ok(()) => Verdict::Stored,
     };
     if verdict == Verdict::Stored {
-        partial.commit(&destination).await?;
+        partial.commit(&destination)?;
     }
     // Tell the sender; it may already be gone if the transfer broke off.
     let _ = instance.write(flow, &verdict.encode()).await;
