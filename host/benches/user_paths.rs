@@ -12,7 +12,7 @@
 //!   ChaCha20-Poly1305 both ways), and mixed: Spoke `--compat` as the
 //!   server of the OCaml client and as the client of the OCaml server;
 //! - tunnel: a `stunnel4` pair (TLS 1.3, pre-shared key) against a `spoke
-//!   tunnel` pair, a `socat` echo behind both and `socat` as the client;
+//!   tunnel` pair, a native echo behind both and `socat` as the client;
 //! - the composed `spoke-cat` under the stock `wasmtime run` and under
 //!   `spoke run`, and `spoke connect`, all off `spoke listen --echo`;
 //! - a file sent with `spoke send` to `spoke recv` against a `socat` copy.
@@ -429,23 +429,8 @@ impl Ctx<'_> {
         Some(t)
     }
 
-    /// A `socat` echo serving any number of connections on `port`.
-    fn socat_echo_server(&self, port: u16) -> Option<Guard> {
-        let g = Guard(
-            self.cmd(Path::new("socat"))
-                .args([
-                    &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
-                    "PIPE",
-                ])
-                .spawn()
-                .ok()?,
-        );
-        wait_listening(port)?;
-        Some(g)
-    }
-
     /// A `stunnel4` entrance and exit (TLS 1.3, pre-shared key) before a
-    /// `socat` echo, `socat` as the client.
+    /// native echo, `socat` as the client.
     fn stunnel(&self, out: &Path) -> Option<Duration> {
         let (echo, exit, entrance) = (free_port(), free_port(), free_port());
         let psk = self.dir.join("psk.txt");
@@ -466,7 +451,7 @@ impl Ctx<'_> {
         );
         let exit_conf = conf("exit.conf", exit_conf).ok()?;
         let entrance_conf = conf("entrance.conf", entrance_conf).ok()?;
-        let _echo = self.socat_echo_server(echo)?;
+        let _echo = EchoServer::start(echo)?;
         let stunnel = |conf: &Path| self.cmd(Path::new("stunnel4")).arg(conf).spawn().ok();
         let _exit = Guard(stunnel(&exit_conf)?);
         let _entrance = Guard(stunnel(&entrance_conf)?);
@@ -475,11 +460,11 @@ impl Ctx<'_> {
         self.timed(self.socat_client(entrance), out)
     }
 
-    /// A `spoke tunnel` entrance and exit before a `socat` echo, `socat` as
+    /// A `spoke tunnel` entrance and exit before a native echo, `socat` as
     /// the client.
     fn spoke_tunnel(&self, out: &Path) -> Option<Duration> {
         let (echo, exit, entrance) = (free_port(), free_port(), free_port());
-        let _echo = self.socat_echo_server(echo)?;
+        let _echo = EchoServer::start(echo)?;
         let (exit_at, echo_at) = (format!("127.0.0.1:{exit}"), format!("127.0.0.1:{echo}"));
         let entrance_at = format!("127.0.0.1:{entrance}");
         let tunnel = |args: [&str; 5]| {
@@ -564,6 +549,52 @@ impl Ctx<'_> {
         Guard(self.spoke(&send).spawn().ok()?).wait_ok()?;
         server.wait_ok()?;
         Some(start.elapsed())
+    }
+}
+
+/// The service behind both tunnels: a native echo on its own threads, one
+/// per connection, each reading up to 256 KiB and writing it back. (socat's
+/// own `PIPE` echo can wedge itself once its pipe is full while its peer
+/// waits, which a tunnel in front of it makes likely.) It stops accepting
+/// when dropped.
+struct EchoServer {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl EchoServer {
+    fn start(port: u16) -> Option<EchoServer> {
+        use std::io::Write;
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind(("127.0.0.1", port)).ok()?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stopped.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(mut conn) = conn else { continue };
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 256 * 1024];
+                    while let Ok(n) = conn.read(&mut buf) {
+                        if n == 0 || conn.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = conn.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        Some(EchoServer { port, stop })
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Wake the accept loop so that it sees the flag.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
     }
 }
 
