@@ -60,10 +60,12 @@
 //! # Throughput
 //!
 //! Bulk bytes move fastest when they never cross the component boundary:
-//! [`Instance::copy`] and [`Instance::proxy`] between two TCP flows, and
-//! `pipe` in a composed application, have the host move them from socket to
-//! socket. Reading and writing a flow from the host copies every byte in and
-//! out of the guest's memory.
+//! [`Instance::copy`] and [`Instance::proxy`] between two TCP flows,
+//! [`Instance::pipe`], [`Instance::copy_to`] and [`Instance::copy_from`]
+//! between a flow and the host's readers and writers, and `pipe` in a
+//! composed application, have the host move them from socket to socket or
+//! stream. Reading and writing a flow from the host copies every byte in and
+//! out of the guest's memory, and a caller busy writing is not reading.
 //!
 //! The sockets the guest reads come from wasmtime-wasi, which this workspace
 //! builds with a small patch (`vendor/wasmtime-wasi/PATCH.md`): a TCP read
