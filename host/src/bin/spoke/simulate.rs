@@ -3,19 +3,20 @@
 //! over an encrypted flow, the server echoes it back from inside the
 //! component, and the client checks every byte and reports the rate.
 
+use std::fs::File;
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use spoke_host::{Flow, Instance, NetworkPolicy, ShutdownMode, Spoke, SpokeConfig};
-use tokio::io::AsyncReadExt;
+use spoke_host::{CopyError, Flow, Instance, NetworkPolicy, Spoke, SpokeConfig};
+use tokio::io::AsyncWrite;
 
-/// How much one write hands to the component.
-const CHUNK: usize = 256 * 1024;
-/// The most bytes sent but not yet echoed back, so neither side ever waits
-/// on a full socket buffer while the other waits on it.
-const WINDOW: u64 = 1 << 20;
+use crate::stdio::DirectFile;
 
 /// What a finished simulation reports.
 pub struct Outcome {
@@ -102,64 +103,93 @@ pub async fn run(
     })
 }
 
-/// Sends `file` and checks that the same bytes come back, in order.
+/// Sends `file` over `flow` and checks the echo against it, byte for byte,
+/// inside the component ([`Instance::pipe`]): the file is read directly
+/// and the echo compared as it arrives, both on this thread.
 async fn echo_file(client: &mut Instance, flow: &Flow, file: &Path) -> Result<(u64, Duration)> {
-    let open = || async {
-        tokio::fs::File::open(file)
-            .await
-            .with_context(|| format!("cannot open {}", file.display()))
+    let open = || File::open(file).with_context(|| format!("cannot open {}", file.display()));
+    let source = open()?;
+    let size = source.metadata()?.len();
+    let checker = Checker {
+        expected: open()?,
+        buf: Vec::new(),
+        checked: Arc::new(Mutex::new(Checked::default())),
     };
-    let (mut source, mut expected) = (open().await?, open().await?);
-    let size = source.metadata().await?.len();
+    let checked = checker.checked.clone();
     let start = Instant::now();
-    let (mut sent, mut checked) = (0u64, 0u64);
-    let mut out = vec![0; CHUNK];
-    let mut want = Vec::new();
-    let mut shut = false;
-    loop {
-        if sent < size && sent - checked < WINDOW {
-            let n = source.read(&mut out).await?;
-            if n == 0 {
-                bail!("{} shrank while it was being sent", file.display());
-            }
-            client
-                .write(flow, &out[..n])
-                .await
-                .map_err(|e| anyhow!("sending: {e}"))?;
-            sent += n as u64;
-            continue;
-        }
-        if sent == size && !shut {
-            client
-                .shutdown(flow, ShutdownMode::Write)
-                .await
-                .map_err(|e| anyhow!("ending the send side: {e}"))?;
-            shut = true;
-        }
-        let Some(data) = client
-            .read(flow, 1 << 20)
-            .await
-            .map_err(|e| anyhow!("receiving the echo: {e}"))?
-        else {
-            break;
+    let (sent, echoed) = client.pipe(flow, DirectFile(source), checker).await;
+    let elapsed = start.elapsed();
+    let checked = std::mem::take(&mut *checked.lock().unwrap_or_else(|p| p.into_inner()));
+    if let Some(why) = checked.mismatch {
+        bail!("{why}");
+    }
+    match (sent.error, echoed.error) {
+        (_, Some(e)) => bail!("receiving the echo: {e}"),
+        (Some(CopyError::Read(e)), None) => bail!("cannot read {}: {e}", file.display()),
+        (Some(e), None) => bail!("sending: {e}"),
+        (None, None) => {}
+    }
+    if sent.stats.read_bytes != size {
+        bail!("{} changed size while it was being sent", file.display());
+    }
+    if checked.bytes != size {
+        bail!("the echo stopped after {} of {size} bytes", checked.bytes);
+    }
+    Ok((size, elapsed))
+}
+
+/// What the echo checker has seen.
+#[derive(Default)]
+struct Checked {
+    /// Bytes that matched the file.
+    bytes: u64,
+    /// Where the echo first went wrong.
+    mismatch: Option<String>,
+}
+
+/// A writer that compares what it is given with the file, in order.
+struct Checker {
+    expected: File,
+    buf: Vec<u8>,
+    checked: Arc<Mutex<Checked>>,
+}
+
+impl Checker {
+    fn check(&mut self, data: &[u8]) -> std::io::Result<()> {
+        let mut checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
+        self.buf.resize(data.len(), 0);
+        let why = match self.expected.read_exact(&mut self.buf) {
+            Err(_) => "the echo is longer than the file".to_string(),
+            Ok(()) => match data.iter().zip(&self.buf).position(|(a, b)| a != b) {
+                None => {
+                    checked.bytes += data.len() as u64;
+                    return Ok(());
+                }
+                Some(at) => format!(
+                    "the echo differs from the file at byte {}",
+                    checked.bytes + at as u64
+                ),
+            },
         };
-        want.resize(data.len(), 0);
-        expected
-            .read_exact(&mut want)
-            .await
-            .map_err(|_| anyhow!("the echo is longer than the file"))?;
-        if data != want {
-            let at = data
-                .iter()
-                .zip(&want)
-                .position(|(a, b)| a != b)
-                .unwrap_or(0) as u64;
-            bail!("the echo differs from the file at byte {}", checked + at);
-        }
-        checked += data.len() as u64;
+        checked.mismatch = Some(why.clone());
+        Err(std::io::Error::other(why))
     }
-    if checked != size {
-        bail!("the echo stopped after {checked} of {size} bytes");
+}
+
+impl AsyncWrite for Checker {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(self.check(buf).map(|()| buf.len()))
     }
-    Ok((size, start.elapsed()))
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
 }
