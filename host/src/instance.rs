@@ -345,6 +345,13 @@ impl Instance {
     }
 
     /// Writes every byte of `data`.
+    ///
+    /// While the write waits for the peer to take bytes, the flow keeps
+    /// reading what the peer sends (up to 64 MiB held for later reads), so
+    /// two ends that write before they read do not wait on each other. A
+    /// caller that keeps writing far ahead of its reads against a peer that
+    /// echoes still fills that and then waits forever, as a native program
+    /// would: to send and receive at once, use [`Instance::pipe`].
     pub async fn write(&mut self, f: &Flow, data: &[u8]) -> Result<(), WriteError> {
         let r = self.own(&f.0)?;
         self.enter().await?;
