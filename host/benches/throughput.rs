@@ -712,7 +712,7 @@ fn main() {
         println!("\n== encrypted echo of {mb} MiB, the same cipher both ways (MB/s of payload)");
         println!("native: the core over std sockets at both ends.");
         println!("wasm: both ends in components, bytes moved inside the guests (a plain flow proxied into an encrypted one).");
-        println!("wasm, host-driven: the host writes and reads the client's flow, as `spoke simulate` does.");
+        println!("wasm, host-driven: the host writes and reads the client's flow (Instance::write and read).");
         println!("(The OCaml reference is measured, with the rest of the paths users run, by the user_paths bench.)");
         for c in [CoreCipher::ChaCha20Poly1305, CoreCipher::Aes256Gcm, CoreCipher::Aes256Ccm] {
             let native = tokio::task::spawn_blocking(move || native_secure(c, data).1).await.unwrap();
