@@ -4,19 +4,15 @@
 //! component, and the client checks every byte and reports the rate.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
+use crate::stdio::Direct;
 use anyhow::{Context, Result, anyhow, bail};
 use spoke_host::{CopyError, Flow, Instance, NetworkPolicy, Spoke, SpokeConfig};
-use tokio::io::AsyncWrite;
-
-use crate::stdio::DirectFile;
 
 /// What a finished simulation reports.
 pub struct Outcome {
@@ -117,7 +113,7 @@ async fn echo_file(client: &mut Instance, flow: &Flow, file: &Path) -> Result<(u
     };
     let checked = checker.checked.clone();
     let start = Instant::now();
-    let (sent, echoed) = client.pipe(flow, DirectFile(source), checker).await;
+    let (sent, echoed) = client.pipe(flow, Direct(source), Direct(checker)).await;
     let elapsed = start.elapsed();
     let checked = std::mem::take(&mut *checked.lock().unwrap_or_else(|p| p.into_inner()));
     if let Some(why) = checked.mismatch {
@@ -176,20 +172,12 @@ impl Checker {
     }
 }
 
-impl AsyncWrite for Checker {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        _: &mut TaskContext<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Poll::Ready(self.check(buf).map(|()| buf.len()))
+impl Write for Checker {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.check(buf).map(|()| buf.len())
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// Standard input, read directly when it is a regular file.
 pub fn stdin() -> Box<dyn AsyncRead + Send + Sync + Unpin> {
     match regular_file(std::io::stdin().as_fd()) {
-        Some(file) => Box::new(DirectFile(file)),
+        Some(file) => Box::new(Direct(file)),
         None => Box::new(tokio::io::stdin()),
     }
 }
@@ -27,7 +27,7 @@ pub fn stdin() -> Box<dyn AsyncRead + Send + Sync + Unpin> {
 /// Standard output, written directly when it is a regular file.
 pub fn stdout() -> Box<dyn AsyncWrite + Send + Sync + Unpin> {
     match regular_file(std::io::stdout().as_fd()) {
-        Some(file) => Box::new(DirectFile(file)),
+        Some(file) => Box::new(Direct(file)),
         None => Box::new(tokio::io::stdout()),
     }
 }
@@ -41,10 +41,12 @@ fn regular_file(fd: std::os::fd::BorrowedFd<'_>) -> Option<File> {
         .map(|_| file)
 }
 
-/// A regular file, read and written in the calling thread: never pending.
-pub struct DirectFile(pub File);
+/// A blocking reader or writer that never waits on anything but the disk
+/// (a regular file, or a writer that checks or hashes what it is given),
+/// used as an async one in the calling thread: never pending.
+pub struct Direct<T>(pub T);
 
-impl AsyncRead for DirectFile {
+impl<T: Read + Unpin> AsyncRead for Direct<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         _: &mut Context<'_>,
@@ -56,7 +58,7 @@ impl AsyncRead for DirectFile {
     }
 }
 
-impl AsyncWrite for DirectFile {
+impl<T: Write + Unpin> AsyncWrite for Direct<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         _: &mut Context<'_>,

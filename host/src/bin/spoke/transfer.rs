@@ -22,10 +22,10 @@ use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use spoke_host::{CopyError, Flow, Instance, ShutdownMode};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 use crate::header::{Header, Verdict};
-use crate::stdio::DirectFile;
+use crate::stdio::Direct;
 
 /// How much one read of the file takes while it is hashed before sending.
 const CHUNK: usize = 1 << 20;
@@ -116,7 +116,7 @@ pub async fn send(instance: &mut Instance, flow: &Flow, path: &Path) -> Result<S
     // The content, at most the size announced; the end of the copy shuts
     // the flow's write side (the close marker).
     let content = Progress {
-        inner: DirectFile(file).take(size),
+        inner: Direct(file).take(size),
         bar: bar.clone(),
     };
     let sent = match instance.copy_from(content, flow).await {
@@ -224,21 +224,13 @@ impl Receiving {
     }
 }
 
-impl AsyncWrite for Receiving {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        _: &mut TaskContext<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Poll::Ready(self.take(buf).map(|()| buf.len()))
+impl Write for Receiving {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.take(buf).map(|()| buf.len())
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -316,7 +308,7 @@ pub async fn recv(instance: &mut Instance, flow: &Flow, output: Option<&Path>) -
     // What came in behind the header, then the rest inside the component.
     let mut outcome = receiving.take(&buf[used..]).map_err(|e| anyhow!("{e}"));
     if outcome.is_ok() {
-        outcome = match instance.copy_to(flow, receiving).await {
+        outcome = match instance.copy_to(flow, Direct(receiving)).await {
             Ok(_) => Ok(()),
             Err(CopyError::Read(e)) => {
                 let size = tally.lock().map(|t| t.size).unwrap_or_default();
