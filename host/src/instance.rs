@@ -666,21 +666,33 @@ impl Instance {
             Err(e) => return failed(e),
         };
         let writer = WriterStream::new(output, "the output");
-        let streams = match self.lend_streams(Some(input), Some(writer.clone())).await {
-            Ok(streams) => streams,
+        let input: DynInputStream = Box::new(ReaderStream::new(input, "the input"));
+        let output: DynOutputStream = Box::new(writer.clone());
+        let i = match self.lend(input) {
+            Ok(i) => i,
             Err(e) => return failed(e),
         };
-        let (Some(i), Some(o)) = (&streams.input, &streams.output) else {
-            return failed(FlowError::InvalidState("no streams to pipe".into()));
+        let o = match self.lend(output) {
+            Ok(o) => o,
+            Err(e) => {
+                self.take_back(i);
+                return failed(e);
+            }
         };
-        let (i, o) = (Resource::new_borrow(i.rep()), Resource::new_borrow(o.rep()));
-        let out = self
-            .bindings
-            .spoke_flow_combinators()
-            .call_pipe(&mut self.store, r, i, o)
-            .await;
-        let result = self.leave(out);
-        self.return_streams(streams);
+        let result = match self.enter().await {
+            Ok(()) => {
+                let (bi, bo) = (Resource::new_borrow(i.rep()), Resource::new_borrow(o.rep()));
+                let out = self
+                    .bindings
+                    .spoke_flow_combinators()
+                    .call_pipe(&mut self.store, r, bi, bo)
+                    .await;
+                self.leave(out)
+            }
+            Err(e) => Err(e),
+        };
+        self.take_back(i);
+        self.take_back(o);
         let (inbound, mut outbound) = match result {
             Ok((x, y)) => (direction(x), direction(y)),
             Err(e) => return failed(e),
@@ -702,21 +714,22 @@ impl Instance {
     ) -> Result<Stats, CopyError> {
         let r = self.own(&src.0).map_err(CopyError::Read)?;
         let writer = WriterStream::new(output, "the output");
-        let streams = self
-            .lend_streams(None::<tokio::io::Empty>, Some(writer.clone()))
-            .await
+        let o = self
+            .lend(Box::new(writer.clone()) as DynOutputStream)
             .map_err(CopyError::Read)?;
-        let Some(o) = &streams.output else {
-            return Err(CopyError::Read(FlowError::InvalidState("no stream".into())));
+        let result = match self.enter().await {
+            Ok(()) => {
+                let bo = Resource::new_borrow(o.rep());
+                let out = self
+                    .bindings
+                    .spoke_flow_combinators()
+                    .call_copy_to_stream(&mut self.store, r, bo)
+                    .await;
+                self.leave(out)
+            }
+            Err(e) => Err(e),
         };
-        let o = Resource::new_borrow(o.rep());
-        let out = self
-            .bindings
-            .spoke_flow_combinators()
-            .call_copy_to_stream(&mut self.store, r, o)
-            .await;
-        let result = self.leave(out);
-        self.return_streams(streams);
+        self.take_back(o);
         let stats = result.map_err(CopyError::Read)??;
         finish_output(&writer).await?;
         Ok(stats)
@@ -731,61 +744,37 @@ impl Instance {
         dst: &Flow,
     ) -> Result<Stats, CopyError> {
         let r = self.own(&dst.0).map_err(CopyError::Read)?;
-        let streams = self
-            .lend_streams(Some(input), None)
-            .await
-            .map_err(CopyError::Read)?;
-        let Some(i) = &streams.input else {
-            return Err(CopyError::Read(FlowError::InvalidState("no stream".into())));
+        let input: DynInputStream = Box::new(ReaderStream::new(input, "the input"));
+        let i = self.lend(input).map_err(CopyError::Read)?;
+        let result = match self.enter().await {
+            Ok(()) => {
+                let bi = Resource::new_borrow(i.rep());
+                let out = self
+                    .bindings
+                    .spoke_flow_combinators()
+                    .call_copy_from_stream(&mut self.store, bi, r)
+                    .await;
+                self.leave(out)
+            }
+            Err(e) => Err(e),
         };
-        let i = Resource::new_borrow(i.rep());
-        let out = self
-            .bindings
-            .spoke_flow_combinators()
-            .call_copy_from_stream(&mut self.store, i, r)
-            .await;
-        let result = self.leave(out);
-        self.return_streams(streams);
+        self.take_back(i);
         Ok(result.map_err(CopyError::Read)??)
     }
 
-    /// Enters a guest call with `input` and `output` in the instance's table
-    /// as `wasi:io` streams, for a combinator to borrow.
-    async fn lend_streams(
-        &mut self,
-        input: Option<impl AsyncRead + Send + Sync + 'static>,
-        output: Option<WriterStream>,
-    ) -> Result<LentStreams, FlowError> {
-        self.enter().await?;
-        let table = &mut self.store.data_mut().table;
-        let mut lent = LentStreams::default();
-        let pushed = (|| {
-            if let Some(input) = input {
-                let stream = ReaderStream::new(input, "the input");
-                lent.input = Some(table.push(Box::new(stream) as DynInputStream)?);
-            }
-            if let Some(output) = output {
-                lent.output = Some(table.push(Box::new(output) as DynOutputStream)?);
-            }
-            Ok::<_, wasmtime::component::ResourceTableError>(())
-        })();
-        if let Err(e) = pushed {
-            self.in_call = false;
-            self.return_streams(lent);
-            return Err(FlowError::Other(format!("lending the streams: {e}")));
-        }
-        Ok(lent)
+    /// Puts one of the host's streams in the instance's table, for a
+    /// combinator to borrow during one call.
+    fn lend<T: Send + 'static>(&mut self, stream: T) -> Result<Resource<T>, FlowError> {
+        self.store
+            .data_mut()
+            .table
+            .push(stream)
+            .map_err(|e| FlowError::Other(format!("lending a stream to the instance: {e}")))
     }
 
-    /// Takes back the streams [`Instance::lend_streams`] lent.
-    fn return_streams(&mut self, lent: LentStreams) {
-        let table = &mut self.store.data_mut().table;
-        if let Some(i) = lent.input {
-            let _ = table.delete(i);
-        }
-        if let Some(o) = lent.output {
-            let _ = table.delete(o);
-        }
+    /// Takes back what [`Instance::lend`] lent.
+    fn take_back<T: 'static>(&mut self, lent: Resource<T>) {
+        let _ = self.store.data_mut().table.delete(lent);
     }
 
     // ---- messages ---------------------------------------------------------
@@ -836,13 +825,6 @@ impl Instance {
             .await;
         self.leave(out)
     }
-}
-
-/// Streams of the host's in an instance's table for the length of one call.
-#[derive(Default)]
-struct LentStreams {
-    input: Option<Resource<DynInputStream>>,
-    output: Option<Resource<DynOutputStream>>,
 }
 
 /// Writes what `writer` still holds after the guest is done with it: the
