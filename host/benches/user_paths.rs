@@ -20,7 +20,8 @@
 //! `SPOKE_USER_MB` sets the echo size (100 by default), `SPOKE_USER_SEND_MB`
 //! the file sent (1000), `SPOKE_USER_ROUNDS` the rounds (3),
 //! `SPOKE_USER_ONLY` a comma-separated subset of `netcat`, `secure`,
-//! `mixed`, `tunnel`, `composed`, `send`. The OCaml peer is found at
+//! `mixed`, `tunnel`, `composed`, `send`, and `SPOKE_USER_BIN` another
+//! `spoke` binary to run instead of this build's. The OCaml peer is found at
 //! `$SPOKE_REF_PEER` or `../shared/ref-peer/spoke-ref-peer` beside the
 //! project; `wasmtime` on the PATH or where `.ci/run` keeps it. An anchor
 //! that is not installed is skipped with a line that says how to get it.
@@ -33,7 +34,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SPOKE: &str = env!("CARGO_BIN_EXE_spoke");
+/// The `spoke` binary under test: this build's, or `$SPOKE_USER_BIN` (another
+/// build of it, to compare two versions against the same anchors).
+fn spoke_bin() -> PathBuf {
+    std::env::var_os("SPOKE_USER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_spoke")))
+}
 const PASSWORD: &str = "correct horse battery staple";
 /// How long one transfer may take before the bench calls it stalled.
 const DEADLINE: Duration = Duration::from_secs(120);
@@ -312,7 +319,7 @@ impl Ctx<'_> {
     }
 
     fn spoke(&self, args: &[&str]) -> Command {
-        let mut c = self.cmd(Path::new(SPOKE));
+        let mut c = self.cmd(&spoke_bin());
         c.args(args).env_remove("SPOKE_PASSWORD");
         c
     }
