@@ -70,6 +70,11 @@ pub(crate) fn engine(options: &Options) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    // `SPOKE_PERFMAP=1`: name the compiled guest functions for `perf`
+    // (in /tmp/perf-<pid>.map), as `wasmtime run --profile perfmap` does.
+    if std::env::var_os("SPOKE_PERFMAP").is_some_and(|v| v == "1") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if let Some(dir) = &options.cache_dir {
         let mut cache = wasmtime::CacheConfig::new();
         cache.with_directory(dir);

@@ -94,7 +94,10 @@ fn a_file_sent_arrives_intact_under_the_senders_name() {
     );
     assert!(recv_status.success(), "recv failed: {recv_log}");
     assert!(String::from_utf8_lossy(&sent.stderr).contains("the receiver verified it"));
-    assert!(recv_log.contains("size and SHA-256 verified"), "{recv_log}");
+    assert!(
+        recv_log.contains("size and BLAKE3 digest verified"),
+        "{recv_log}"
+    );
     assert_eq!(std::fs::read(inbox.join("report.bin")).unwrap(), content);
     assert_eq!(
         std::fs::read_dir(&inbox).unwrap().count(),
@@ -496,4 +499,134 @@ fn run_reports_a_missing_component_file_in_one_line() {
         "{stderr}"
     );
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}
+
+/// The files in a directory: name and content.
+type Files = Vec<(String, Vec<u8>)>;
+
+/// What `spoke recv` answers a transfer written by hand and sent with
+/// `spoke connect --secure`: its verdict (status byte, then a message), its
+/// log, and the files it left in an inbox of its own.
+fn hand_written_transfer(name: &str, stream: &[u8]) -> (Vec<u8>, String, Files) {
+    let dir = scratch(name);
+    let inbox = dir.join("in");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(dir.join("transfer"), stream).unwrap();
+    let pw = write_password(&dir, "pw", "by hand");
+    let (mut recv, address, stderr) = start_listening(spoke(
+        &inbox,
+        &["recv", "--listen", "127.0.0.1:0", "--password-file", &pw],
+    ));
+    let sent = spoke(
+        &dir,
+        &["connect", &address, "--secure", "--password-file", &pw],
+    )
+    .stdin(std::fs::File::open(dir.join("transfer")).unwrap())
+    .output()
+    .unwrap();
+    assert!(
+        sent.status.success(),
+        "connect: {}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    recv.wait().unwrap();
+    let mut stored: Files = std::fs::read_dir(&inbox)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    stored.sort();
+    (sent.stdout, rest(stderr), stored)
+}
+
+/// A transfer header: magic, size, name, and in format 1 the digest.
+fn transfer_header(magic: &[u8; 8], size: u64, name: &str, digest: Option<[u8; 32]>) -> Vec<u8> {
+    let mut out = magic.to_vec();
+    out.extend_from_slice(&size.to_be_bytes());
+    out.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(digest.as_ref().map_or(&[][..], |d| &d[..]));
+    out
+}
+
+fn sha256(data: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).into()
+}
+
+fn blake3(data: &[u8]) -> [u8; 32] {
+    blake3::hash(data).into()
+}
+
+#[test]
+fn recv_still_stores_a_format_1_transfer_whose_digest_leads() {
+    let content = payload(1 << 20, 21);
+    let mut stream = transfer_header(b"SPOKEFT1", 1 << 20, "old.bin", Some(sha256(&content)));
+    stream.extend_from_slice(&content);
+    let (verdict, log, stored) = hand_written_transfer("format_1", &stream);
+    assert_eq!(verdict, [0, 0, 0], "stored: {log}");
+    assert!(log.contains("size and SHA-256 digest verified"), "{log}");
+    assert!(stored == [("old.bin".to_owned(), content)], "{log}");
+}
+
+#[test]
+fn recv_stores_a_format_2_transfer_whose_blake3_digest_follows_the_content() {
+    let content = payload(1 << 20, 24);
+    let mut stream = transfer_header(b"SPOKEFT2", 1 << 20, "new.bin", None);
+    stream.extend_from_slice(&content);
+    stream.extend_from_slice(&blake3(&content));
+    let (verdict, log, stored) = hand_written_transfer("format_2", &stream);
+    assert_eq!(verdict, [0, 0, 0], "stored: {log}");
+    assert!(log.contains("size and BLAKE3 digest verified"), "{log}");
+    assert!(stored == [("new.bin".to_owned(), content)], "{log}");
+}
+
+#[test]
+fn recv_stores_nothing_when_a_format_2_digest_is_wrong_or_missing() {
+    let content = payload(1 << 20, 22);
+    let mut wrong = blake3(&content);
+    wrong[31] ^= 1;
+    let sha = sha256(&content);
+    let header = transfer_header(b"SPOKEFT2", 1 << 20, "new.bin", None);
+    let cases: [(&str, &[u8], &str); 4] = [
+        ("wrong_digest", &wrong, "does not match its BLAKE3 digest"),
+        ("sha_256_digest", &sha, "does not match its BLAKE3 digest"),
+        (
+            "half_a_digest",
+            &wrong[..16],
+            "ended before its BLAKE3 digest",
+        ),
+        ("no_digest", &[], "ended before its BLAKE3 digest"),
+    ];
+    for (name, trailer, why) in cases {
+        let mut stream = [&header[..], &content].concat();
+        stream.extend_from_slice(trailer);
+        let (verdict, log, stored) = hand_written_transfer(name, &stream);
+        assert_eq!(verdict.first(), Some(&1), "{name}: rejected");
+        assert!(
+            String::from_utf8_lossy(&verdict).contains(why),
+            "{name}: {log}"
+        );
+        assert!(log.contains("nothing was stored"), "{name}: {log}");
+        assert!(stored.is_empty(), "{name}: {} files left", stored.len());
+    }
+}
+
+#[test]
+fn recv_refuses_bytes_after_the_digest() {
+    let content = payload(4096, 23);
+    let mut stream = transfer_header(b"SPOKEFT2", 4096, "new.bin", None);
+    stream.extend_from_slice(&content);
+    stream.extend_from_slice(&blake3(&content));
+    stream.push(0);
+    let (verdict, log, stored) = hand_written_transfer("after_digest", &stream);
+    assert_eq!(verdict.first(), Some(&1), "rejected: {log}");
+    assert!(
+        log.contains("more than the 4096 bytes it announced"),
+        "{log}"
+    );
+    assert!(stored.is_empty(), "{} files left", stored.len());
 }

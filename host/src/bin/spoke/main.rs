@@ -173,11 +173,12 @@ async fn run(command: Command) -> Result<ExitCode> {
             instance.close(flow).await;
             let received = received?;
             eprintln!(
-                "received {} ({} bytes) in {:.2} s, {:.1} MB/s, cipher {ciphers}; size and SHA-256 verified",
+                "received {} ({} bytes) in {:.2} s, {:.1} MB/s, cipher {ciphers}; size and {} digest verified",
                 received.path.display(),
                 received.size,
                 received.elapsed.as_secs_f64(),
-                transfer::rate(received.size, received.elapsed)
+                transfer::rate(received.size, received.elapsed),
+                received.digest.name()
             );
             Ok(())
         }

@@ -1,36 +1,39 @@
 //! `spoke send` and `spoke recv`: one file over an encrypted flow, framed by
 //! [`crate::header`]. The receiver writes into a hidden temporary file
 //! beside the destination and renames it into place only after the sender's
-//! authenticated end of stream, with the announced size and SHA-256 digest:
-//! an interrupted or tampered transfer leaves no file that looks complete.
-
+//! authenticated end of stream, with the announced size and the right
+//! digest: an interrupted or tampered transfer leaves no file that looks
+//! complete.
 //!
 //! The content moves inside the component ([`Instance::copy_from`] and
 //! [`Instance::copy_to`]) between the flow and the file, which is read or
-//! written directly on the runtime's thread; the receiver hashes each piece
-//! as it writes it.
+//! written directly on the runtime's thread. Each end hashes on a thread of
+//! its own ([`Hashing`]), so the digest overlaps the transfer: the sender
+//! sends format 2, whose digest follows the content, and reads the file
+//! once. The receiver starts the file's writeback as the content comes in,
+//! so that making it durable before the rename waits for little.
 
 use std::fs::File;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
-use std::task::{Context as TaskContext, Poll};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use spoke_host::{CopyError, Flow, Instance, ShutdownMode};
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
-use crate::header::{Header, Verdict};
+use crate::header::{DIGEST_LEN, DigestAlgorithm, DigestAt, Header, Verdict};
 use crate::stdio::Direct;
 
-/// How much one read of the file takes while it is hashed before sending.
-const CHUNK: usize = 1 << 20;
 /// The most a read asks of the flow while the header comes in.
 const READ_MAX: u32 = 1 << 20;
+/// How many pieces may wait for the hashing thread before the transfer
+/// waits for it (each is at most one read of the flow or of the file).
+const HASH_QUEUE: usize = 16;
 
 /// A progress bar on stderr when it is a terminal, hidden otherwise.
 fn progress(total: u64) -> ProgressBar {
@@ -52,41 +55,94 @@ pub fn rate(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / elapsed.as_secs_f64().max(1e-9) / 1e6
 }
 
-/// The SHA-256 digest and size of a file, read once.
-fn digest_file(path: &Path) -> Result<([u8; 32], u64)> {
-    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0; CHUNK];
-    let mut size = 0u64;
-    loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((hasher.finalize().into(), size))
+/// The digest of the bytes fed to it, computed on a thread of its own from
+/// copies of them, so that hashing overlaps the transfer instead of adding
+/// to its time. Feeding waits only when [`HASH_QUEUE`] pieces are queued.
+struct Hashing {
+    pieces: SyncSender<Vec<u8>>,
+    thread: JoinHandle<[u8; DIGEST_LEN]>,
 }
 
-/// A reader that moves a progress bar by what it reads.
-struct Progress<R> {
-    inner: R,
+impl Hashing {
+    fn start(algorithm: DigestAlgorithm) -> Result<Hashing> {
+        let (pieces, queue) = sync_channel::<Vec<u8>>(HASH_QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("digest".into())
+            .spawn(move || match algorithm {
+                DigestAlgorithm::Sha256 => {
+                    let mut hasher = Sha256::new();
+                    queue.iter().for_each(|piece| hasher.update(&piece));
+                    hasher.finalize().into()
+                }
+                DigestAlgorithm::Blake3 => {
+                    let mut hasher = blake3::Hasher::new();
+                    queue.iter().for_each(|piece| {
+                        hasher.update(&piece);
+                    });
+                    hasher.finalize().into()
+                }
+            })
+            .context("cannot start the hashing thread")?;
+        Ok(Hashing { pieces, thread })
+    }
+
+    fn feed(&self, data: &[u8]) {
+        if !data.is_empty() {
+            // The thread only stops when `pieces` is dropped.
+            let _ = self.pieces.send(data.to_vec());
+        }
+    }
+
+    /// The digest of everything fed, once the thread has hashed it all.
+    fn finish(self) -> Result<[u8; DIGEST_LEN]> {
+        drop(self.pieces);
+        self.thread
+            .join()
+            .map_err(|_| anyhow!("the hashing thread failed"))
+    }
+}
+
+/// What `send` gives the flow: the header, exactly `left` bytes of the
+/// file (hashed as they are read), then the digest.
+struct Outgoing {
+    header: std::io::Cursor<Vec<u8>>,
+    file: File,
+    path: PathBuf,
+    left: u64,
+    hashing: Option<Hashing>,
+    trailer: std::io::Cursor<Vec<u8>>,
     bar: ProgressBar,
 }
 
-impl<R: AsyncRead + Unpin> AsyncRead for Progress<R> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        self.bar.inc((buf.filled().len() - before) as u64);
-        r
+impl Read for Outgoing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.header.read(buf)?;
+        if n > 0 {
+            return Ok(n);
+        }
+        if self.left > 0 {
+            let want = buf
+                .len()
+                .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+            let n = self.file.read(&mut buf[..want])?;
+            if n == 0 {
+                return Err(std::io::Error::other(format!(
+                    "{} shrank while it was being sent",
+                    self.path.display()
+                )));
+            }
+            if let Some(hashing) = &self.hashing {
+                hashing.feed(&buf[..n]);
+            }
+            self.left -= n as u64;
+            self.bar.inc(n as u64);
+            return Ok(n);
+        }
+        if let Some(hashing) = self.hashing.take() {
+            let digest = hashing.finish().map_err(std::io::Error::other)?;
+            self.trailer = std::io::Cursor::new(digest.to_vec());
+        }
+        self.trailer.read(buf)
     }
 }
 
@@ -100,32 +156,39 @@ pub struct Sent {
 
 /// Sends `path` over the encrypted `flow`, then waits for the receiver's verdict.
 pub async fn send(instance: &mut Instance, flow: &Flow, path: &Path) -> Result<Sent> {
-    let (digest, size) = digest_file(path)?;
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let metadata = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if !metadata.is_file() {
+        bail!("{} is not a regular file", path.display());
+    }
+    let size = metadata.len();
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let header = Header { size, name, digest };
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let start = Instant::now();
-    instance
-        .write(flow, &header.encode())
-        .await
-        .map_err(|e| anyhow!("sending the header: {e}"))?;
+    let header = Header {
+        size,
+        name,
+        digest: DigestAt::Trailer,
+    };
     let bar = progress(size);
-    // The content, at most the size announced; the end of the copy shuts
-    // the flow's write side (the close marker).
-    let content = Progress {
-        inner: Direct(file).take(size),
+    let outgoing = Outgoing {
+        header: std::io::Cursor::new(header.encode()),
+        file,
+        path: path.to_path_buf(),
+        left: size,
+        hashing: Some(Hashing::start(header.digest.algorithm())?),
+        trailer: std::io::Cursor::new(Vec::new()),
         bar: bar.clone(),
     };
-    let sent = match instance.copy_from(content, flow).await {
-        Ok(stats) => stats.read_bytes,
+    let start = Instant::now();
+    // The end of the copy shuts the flow's write side (the close marker).
+    match instance.copy_from(Direct(outgoing), flow).await {
+        Ok(_) => {}
         Err(CopyError::Read(e)) => bail!("cannot read {}: {e}", path.display()),
         Err(e) => bail!("sending: {e}"),
-    };
-    if sent < size {
-        bail!("{} shrank while it was being sent", path.display());
     }
     bar.finish_and_clear();
     let mut reply = Vec::new();
@@ -186,18 +249,49 @@ impl Partial {
     }
 }
 
-/// What the receiving writer has taken so far.
-struct Tally {
-    hasher: Sha256,
-    size: u64,
+/// How much received content is written between two starts of writeback.
+const WRITEBACK: u64 = 8 << 20;
+
+/// Starts writing `file[offset..offset + len]` to disk without waiting for
+/// it, so that the fsync before the rename has little left to do. A hint:
+/// failures show up in that fsync.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    if let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) {
+        // SAFETY: sync_file_range only reads its arguments; the descriptor
+        // is open for as long as `file` is borrowed.
+        unsafe {
+            libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
 }
 
-/// The content's way into the partial file: each piece is counted, hashed
-/// and written; more than the announced size is an error.
+/// Elsewhere the fsync before the rename does all the writeback.
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_: &File, _: u64, _: u64) {}
+
+/// What the receiving writer has taken so far.
+struct Tally {
+    /// Content bytes taken.
+    size: u64,
+    /// Content bytes whose writeback has been started.
+    flushing: u64,
+    /// The format-2 digest, as far as it has come in.
+    trailer: Vec<u8>,
+    /// The content's digest, being computed.
+    hashing: Option<Hashing>,
+}
+
+/// The content's way into the partial file: each piece is counted, written
+/// and handed to the hashing thread; in format 2 the digest that follows
+/// the content is kept aside. More than that is an error.
 struct Receiving {
     file: File,
     path: PathBuf,
     announced: u64,
+    /// How many bytes may follow the content: the digest in format 2.
+    trailer_len: usize,
     tally: Arc<Mutex<Tally>>,
     bar: ProgressBar,
 }
@@ -205,20 +299,29 @@ struct Receiving {
 impl Receiving {
     fn take(&mut self, data: &[u8]) -> std::io::Result<()> {
         let mut tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());
-        if tally.size + data.len() as u64 > self.announced {
+        let content_left = usize::try_from(self.announced - tally.size).unwrap_or(usize::MAX);
+        let (content, after) = data.split_at(data.len().min(content_left));
+        if tally.trailer.len() + after.len() > self.trailer_len {
             return Err(std::io::Error::other(format!(
                 "the sender sent more than the {} bytes it announced",
                 self.announced
             )));
         }
-        self.file.write_all(data).map_err(|e| {
+        self.file.write_all(content).map_err(|e| {
             std::io::Error::new(
                 e.kind(),
                 format!("cannot write {}: {e}", self.path.display()),
             )
         })?;
-        tally.hasher.update(data);
-        tally.size += data.len() as u64;
+        if let Some(hashing) = &tally.hashing {
+            hashing.feed(content);
+        }
+        tally.size += content.len() as u64;
+        tally.trailer.extend_from_slice(after);
+        if tally.size - tally.flushing >= WRITEBACK {
+            start_writeback(&self.file, tally.flushing, tally.size - tally.flushing);
+            tally.flushing = tally.size;
+        }
         self.bar.set_position(tally.size);
         Ok(())
     }
@@ -248,6 +351,8 @@ pub struct Received {
     pub path: PathBuf,
     /// Its size.
     pub size: u64,
+    /// The digest it was checked against.
+    pub digest: DigestAlgorithm,
     /// Time from the header to the end of stream.
     pub elapsed: Duration,
 }
@@ -292,8 +397,10 @@ pub async fn recv(instance: &mut Instance, flow: &Flow, output: Option<&Path>) -
     let partial = Partial::create(&destination)?;
     let bar = progress(header.size);
     let tally = Arc::new(Mutex::new(Tally {
-        hasher: Sha256::new(),
         size: 0,
+        flushing: 0,
+        trailer: Vec::with_capacity(DIGEST_LEN),
+        hashing: Some(Hashing::start(header.digest.algorithm())?),
     }));
     let mut receiving = Receiving {
         file: partial
@@ -302,6 +409,10 @@ pub async fn recv(instance: &mut Instance, flow: &Flow, output: Option<&Path>) -
             .with_context(|| format!("cannot write {}", partial.path.display()))?,
         path: partial.path.clone(),
         announced: header.size,
+        trailer_len: match header.digest {
+            DigestAt::Header(_) => 0,
+            DigestAt::Trailer => DIGEST_LEN,
+        },
         tally: tally.clone(),
         bar: bar.clone(),
     };
@@ -319,19 +430,32 @@ pub async fn recv(instance: &mut Instance, flow: &Flow, output: Option<&Path>) -
         };
     }
     bar.finish_and_clear();
-    let (digest, size): ([u8; 32], u64) = {
+    let (size, trailer, hashing) = {
         let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
-        (std::mem::take(&mut t.hasher).finalize().into(), t.size)
+        (t.size, std::mem::take(&mut t.trailer), t.hashing.take())
     };
-    let verdict = match &outcome {
-        Err(e) => Verdict::Rejected(format!("{e:#}")),
-        Ok(()) if size != header.size => {
+    let digest = match hashing {
+        Some(hashing) => hashing.finish()?,
+        None => bail!("the received content was hashed twice"),
+    };
+    let expected = match header.digest {
+        DigestAt::Header(expected) => Some(expected),
+        DigestAt::Trailer => <[u8; DIGEST_LEN]>::try_from(trailer).ok(),
+    };
+    let verdict = match (&outcome, expected) {
+        (Err(e), _) => Verdict::Rejected(format!("{e:#}")),
+        (Ok(()), _) if size != header.size => {
             Verdict::Rejected(format!("received {size} of {} bytes", header.size))
         }
-        Ok(()) if digest != header.digest => {
-            Verdict::Rejected("the content does not match its SHA-256 digest".into())
-        }
-        Ok(()) => Verdict::Stored,
+        (Ok(()), None) => Verdict::Rejected(format!(
+            "the transfer ended before its {} digest",
+            header.digest.algorithm().name()
+        )),
+        (Ok(()), Some(expected)) if digest != expected => Verdict::Rejected(format!(
+            "the content does not match its {} digest",
+            header.digest.algorithm().name()
+        )),
+        (Ok(()), Some(_)) => Verdict::Stored,
     };
     if verdict == Verdict::Stored {
         partial.commit(&destination)?;
@@ -343,6 +467,7 @@ pub async fn recv(instance: &mut Instance, flow: &Flow, output: Option<&Path>) -
         Verdict::Stored => Ok(Received {
             path: destination,
             size,
+            digest: header.digest.algorithm(),
             elapsed: start.elapsed(),
         }),
         Verdict::Rejected(why) => bail!("{why}; nothing was stored"),
