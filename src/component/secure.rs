@@ -337,7 +337,7 @@ impl SecureFlow {
                         }
                         Ok(Some(Some(bytes))) => {
                             self.starved = false;
-                            self.opener.feed(&bytes);
+                            self.opener.feed_owned(bytes);
                         }
                         Ok(Some(None)) => {
                             self.starved = false;

@@ -639,3 +639,35 @@ fn record_throughput() {
         println!("{cipher:?}: {:.0} MB/s seal+open", done as f64 / secs / 1e6);
     }
 }
+
+#[test]
+fn bytes_fed_by_value_open_exactly_like_bytes_fed_by_reference() {
+    let (mut cs, _, _, mut by_ref) = connect(&Config::default());
+    let (mut cs2, _, _, mut by_value) = connect(&Config::default());
+    let mut wire = Vec::new();
+    for (i, size) in [1usize, 700, 65517, 3, 20000].into_iter().enumerate() {
+        cs.seal(&vec![i as u8; size], &mut wire).unwrap();
+    }
+    cs.seal_close(&mut wire).unwrap();
+    // The same wire from the other session's keys, cut in the same places:
+    // pieces that end inside a header, inside a record and on a boundary.
+    let mut wire2 = Vec::new();
+    for (i, size) in [1usize, 700, 65517, 3, 20000].into_iter().enumerate() {
+        cs2.seal(&vec![i as u8; size], &mut wire2).unwrap();
+    }
+    cs2.seal_close(&mut wire2).unwrap();
+    assert_eq!(wire.len(), wire2.len());
+    let cuts = [0, 1, 19, 719, 737, 30000, 66272, 66290, 66293, wire.len()];
+    let (mut got_ref, mut got_value) = (Vec::new(), Vec::new());
+    for w in cuts.windows(2) {
+        by_ref.feed(&wire[w[0]..w[1]]);
+        by_value.feed_owned(wire2[w[0]..w[1]].to_vec());
+        let (a, end_a) = drain(&mut by_ref);
+        let (b, end_b) = drain(&mut by_value);
+        assert_eq!((&a, &end_a), (&b, &end_b), "after byte {}", w[1]);
+        got_ref.extend(a);
+        got_value.extend(b);
+    }
+    assert_eq!(got_ref.concat().len(), 1 + 700 + 65517 + 3 + 20000);
+    assert_eq!(by_value.open(), Ok(Opened::End));
+}

@@ -91,6 +91,18 @@ impl Opener {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Like [`Opener::feed`], taking the bytes' buffer: when nothing is
+    /// buffered (records usually arrive whole in one read), it becomes the
+    /// opener's buffer and the bytes are not copied.
+    pub fn feed_owned(&mut self, bytes: Vec<u8>) {
+        if self.start == self.buf.len() && !matches!(self.state, State::Failed(_)) {
+            self.buf = bytes;
+            self.start = 0;
+        } else {
+            self.feed(&bytes);
+        }
+    }
+
     /// The underlying flow ended: no more bytes will be fed.
     pub fn feed_eof(&mut self) {
         self.eof = true;
