@@ -14,8 +14,8 @@ use super::flow::Conn;
 use super::pipe::{Sink, Source};
 use super::tcp::{SpliceError, Spliced, TcpFlow};
 
-/// How much one read asks for: the most a `wasi:io` stream returns at once.
-pub(crate) const CHUNK: u32 = 64 * 1024;
+/// How much one read asks for.
+const CHUNK: u32 = super::CHUNK as u32;
 
 /// Empty statistics.
 pub fn no_stats() -> Stats {

@@ -19,6 +19,14 @@ mod bindings {
     });
 }
 
+/// The most one read, splice or copy step asks for, everywhere in the
+/// guest: the cap on a read and on a `check-write` permit of the
+/// wasmtime-wasi this workspace builds (stock wasmtime-wasi caps both at
+/// 64 KiB and simply moves less per call). Larger steps mean fewer calls
+/// across the component boundary and, on an encrypted flow, several records
+/// opened per read.
+pub(crate) const CHUNK: usize = 256 * 1024;
+
 mod combinators;
 mod errors;
 mod flow;

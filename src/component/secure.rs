@@ -26,7 +26,7 @@ use crate::protocol::{
 };
 
 /// How much one read of the underlying flow asks for.
-const CHUNK: u32 = 64 * 1024;
+const CHUNK: u32 = super::CHUNK as u32;
 
 /// What a later read returns.
 enum ReadSide {

@@ -553,10 +553,8 @@ fn spliced(out: &OutputStream, r: Result<u64, StreamError>) -> Result<Spliced, S
     }
 }
 
-/// The most one read or splice asks for: the cap on a read and on a
-/// `check-write` permit of the wasmtime-wasi this workspace builds (stock
-/// wasmtime-wasi caps both at 64 KiB and simply moves less per call).
-const CHUNK: u64 = 256 * 1024;
+/// The most one read or splice asks for.
+const CHUNK: u64 = super::CHUNK as u64;
 
 /// The most a flow holds of what it received while a write waited: 64 MiB.
 /// Past that a write waits without reading, as a native program's would,
