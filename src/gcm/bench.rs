@@ -13,7 +13,7 @@ use ctr::cipher::{KeyIvInit, StreamCipher};
 use ghash::universal_hash::UniversalHash;
 
 use super::Aes256Gcm;
-use super::aes::{Aes256, Ctr, LANES};
+use super::aes::{Aes256, Ctr};
 use super::ghash::{Ghash, GhashKey};
 
 /// Best MB/s over 9 runs of `iters` calls of `f` on `len`-byte buffers
@@ -38,14 +38,7 @@ fn mbps(len: usize, iters: usize, mut f: impl FnMut(&mut [u8])) -> f64 {
 
 /// Our counter mode alone over `buf` (the AEAD's loop without GHASH).
 fn ctr_ours(aes: &Aes256, nonce: &[u8; 12], buf: &mut [u8]) {
-    let ctr = Ctr::new(aes, nonce);
-    let (batches, tail) = buf.as_chunks_mut::<{ super::BATCH }>();
-    for (k, chunk) in batches.iter_mut().enumerate() {
-        super::xor_batch(chunk, ctr.batch((LANES * (k + 1)) as u32));
-    }
-    if !tail.is_empty() {
-        super::xor_partial(tail, ctr.batch((LANES * (batches.len() + 1)) as u32));
-    }
+    super::apply_rest(&Ctr::new(aes, nonce), buf, |_| {});
 }
 
 /// Prints one size's figures.

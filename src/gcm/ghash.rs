@@ -213,12 +213,6 @@ impl<'a> Ghash<'a> {
         self.y = permute!(V128::from_u64(y0, y1), REVERSE);
     }
 
-    /// Absorbs eight blocks.
-    #[inline(always)]
-    pub(crate) fn update8(&mut self, blocks: &[[u8; BLOCK]; POWERS]) {
-        self.fold(blocks);
-    }
-
     /// Absorbs `data` followed by zero padding to a multiple of 16 bytes
     /// (GCM's padded segments).
     pub(crate) fn update_padded(&mut self, data: &[u8]) {

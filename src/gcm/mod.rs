@@ -92,7 +92,7 @@ struct FirstBatch([[u8; BLOCK]; LANES]);
 impl FirstBatch {
     fn new(ctr: &Ctr<'_>) -> Self {
         let mut first = Self([[0; BLOCK]; LANES]);
-        for (block, v) in first.0.iter_mut().zip(ctr.batch(0)) {
+        for (block, v) in first.0.iter_mut().zip(ctr.batches::<1>(0)[0]) {
             v.store(block);
         }
         first
@@ -118,21 +118,41 @@ fn counter(k: usize) -> u32 {
     (LANES * (k + 1)) as u32
 }
 
-/// Xors a batch of keystream into `chunk`.
+/// Xors keystream batches into `data` (no longer than they are).
 #[inline(always)]
-fn xor_batch(chunk: &mut [u8; BATCH], keystream: [V128; LANES]) {
-    for (piece, k) in chunk.as_chunks_mut::<BLOCK>().0.iter_mut().zip(keystream) {
-        (V128::load(piece) ^ k).store(piece);
+fn xor_keystream(data: &mut [u8], keystream: &[[V128; LANES]]) {
+    let (blocks, tail) = data.as_chunks_mut::<BLOCK>();
+    let mut keystream = keystream.iter().flatten();
+    for (block, k) in blocks.iter_mut().zip(&mut keystream) {
+        (V128::load(block) ^ *k).store(block);
+    }
+    if !tail.is_empty() {
+        let k = keystream.next().expect("keystream covers the data");
+        let mut tmp = [0u8; BLOCK];
+        tmp[..tail.len()].copy_from_slice(tail);
+        (V128::load(&tmp) ^ *k).store(&mut tmp);
+        tail.copy_from_slice(&tmp[..tail.len()]);
+        tmp.zeroize();
     }
 }
 
-/// Xors a partial batch of keystream into `tail` (shorter than a batch).
-fn xor_partial(tail: &mut [u8], keystream: [V128; LANES]) {
-    let mut tmp = [0u8; BATCH];
-    tmp[..tail.len()].copy_from_slice(tail);
-    xor_batch(&mut tmp, keystream);
-    tail.copy_from_slice(&tmp[..tail.len()]);
-    tmp.zeroize();
+/// Encrypts or decrypts `rest`, the message after the first batch, two
+/// batches at a time, handing each piece to `then` once it is done.
+#[inline(always)]
+fn apply_rest(ctr: &Ctr<'_>, rest: &mut [u8], mut then: impl FnMut(&[u8])) {
+    let (pairs, tail) = rest.as_chunks_mut::<{ 2 * BATCH }>();
+    for (i, pair) in pairs.iter_mut().enumerate() {
+        xor_keystream(pair, &ctr.batches::<2>(counter(2 * i)));
+        then(pair);
+    }
+    let k = 2 * pairs.len();
+    if tail.len() > BATCH {
+        xor_keystream(tail, &ctr.batches::<2>(counter(k)));
+        then(tail);
+    } else if !tail.is_empty() {
+        xor_keystream(tail, &ctr.batches::<1>(counter(k)));
+        then(tail);
+    }
 }
 
 /// GHASH's last block: the bit lengths of the associated data and of the
@@ -161,16 +181,7 @@ impl Aes256Gcm {
         let (head, rest) = buf.split_at_mut(len.min(FIRST));
         first.apply(head);
         ghash.update_padded(head);
-        let (batches, tail) = rest.as_chunks_mut::<BATCH>();
-        for (k, chunk) in batches.iter_mut().enumerate() {
-            xor_batch(chunk, ctr.batch(counter(k)));
-            let (blocks, _) = chunk.as_chunks::<BLOCK>();
-            ghash.update8(blocks.try_into().expect("a batch is eight blocks"));
-        }
-        if !tail.is_empty() {
-            xor_partial(tail, ctr.batch(counter(batches.len())));
-            ghash.update_padded(tail);
-        }
+        apply_rest(&ctr, rest, |done| ghash.update_padded(done));
         ghash.update_padded(&lengths(aad.len(), len));
         let mut tag = ghash.finalize();
         for (t, m) in tag.iter_mut().zip(first.tag_mask()) {
@@ -197,13 +208,7 @@ impl Aes256Gcm {
         let len = buf.len();
         let (head, rest) = buf.split_at_mut(len.min(FIRST));
         first.apply(head);
-        let (batches, tail) = rest.as_chunks_mut::<BATCH>();
-        for (k, chunk) in batches.iter_mut().enumerate() {
-            xor_batch(chunk, ctr.batch(counter(k)));
-        }
-        if !tail.is_empty() {
-            xor_partial(tail, ctr.batch(counter(batches.len())));
-        }
+        apply_rest(ctr, rest, |_| {});
     }
 }
 
