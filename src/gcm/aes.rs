@@ -426,6 +426,7 @@ impl Aes256 {
     }
 
     /// Rounds 1..=14 on sliced batches that already have round key 0.
+    #[inline(always)]
     fn rounds(&self, batches: &mut [[V128; 8]]) {
         const { assert!(phase(1) == 3 && phase(2) == 0 && phase(ROUNDS) == 0) };
         let key = |round: usize| Some(&self.planes[round - 1]);

@@ -157,20 +157,57 @@ impl GhashKey {
     }
 }
 
+/// Multiplies `x` (a block in GHASH's byte order) by a power of H (its
+/// operands `h`), adding the unreduced, unmasked products into `acc`.
+#[inline(always)]
+fn multiply_add(acc: &mut [[V128; 4]; 3], x: V128, h: &[[[u8; 16]; 4]; 3]) {
+    // As a POLYVAL element [x0, x1], and bit-reversed: [rev x1, rev x0].
+    let straight = permute!(x, REVERSE);
+    let reversed = x.bitrev8();
+    let lo = straight.blend64(reversed);
+    let hi = straight.cross64(reversed);
+    for (part, x) in [lo, hi, lo ^ hi].into_iter().enumerate() {
+        for (a, m) in HOLES.into_iter().enumerate() {
+            let xa = x & V128::splat64(m);
+            for (b, hb) in h[part].iter().enumerate() {
+                let s = (a + b) % 4;
+                acc[part][s] = acc[part][s] ^ xa.mul64(V128::load(hb));
+            }
+        }
+    }
+}
+
+/// The reduced sum of the products in `acc`, in GHASH's byte order.
+#[inline(always)]
+fn reduce_sums(acc: [[V128; 4]; 3]) -> V128 {
+    let [lo, hi, mid] = acc.map(|sums| {
+        let mut z = V128::splat64(0);
+        for (sum, m) in sums.into_iter().zip(HOLES) {
+            z = z | (sum & V128::splat64(m));
+        }
+        z.to_u64()
+    });
+    let [y0, y1] = reduce(recombine(lo, hi, mid));
+    permute!(V128::from_u64(y0, y1), REVERSE)
+}
+
 /// A GHASH computation in progress (the running value in GHASH's byte
-/// order).
+/// order, zeroized on drop).
 pub(crate) struct Ghash<'a> {
     key: &'a GhashKey,
-    y: V128,
+    y: [u8; 16],
+}
+
+impl Drop for Ghash<'_> {
+    fn drop(&mut self) {
+        self.y.zeroize();
+    }
 }
 
 impl<'a> Ghash<'a> {
     /// Starts a hash under `key`.
     pub(crate) fn new(key: &'a GhashKey) -> Self {
-        Self {
-            key,
-            y: V128::splat64(0),
-        }
+        Self { key, y: [0; 16] }
     }
 
     /// Absorbs 1..=8 blocks with one reduction.
@@ -178,39 +215,15 @@ impl<'a> Ghash<'a> {
     fn fold(&mut self, blocks: &[[u8; BLOCK]]) {
         let n = blocks.len();
         debug_assert!((1..=POWERS).contains(&n));
-        let zero = V128::splat64(0);
-        let mut acc = [[zero; 4]; 3];
+        let mut acc = [[V128::splat64(0); 4]; 3];
         for (i, block) in blocks.iter().enumerate() {
             let mut x = V128::load(block);
             if i == 0 {
-                x = x ^ self.y;
+                x = x ^ V128::load(&self.y);
             }
-            let h = &self.key.powers[n - 1 - i];
-            // As a POLYVAL element [x0, x1], and bit-reversed:
-            // [rev x1, rev x0].
-            let straight = permute!(x, REVERSE);
-            let reversed = x.bitrev8();
-            let lo = straight.blend64(reversed);
-            let hi = straight.cross64(reversed);
-            for (part, x) in [lo, hi, lo ^ hi].into_iter().enumerate() {
-                for (a, m) in HOLES.into_iter().enumerate() {
-                    let xa = x & V128::splat64(m);
-                    for (b, hb) in h[part].iter().enumerate() {
-                        let s = (a + b) % 4;
-                        acc[part][s] = acc[part][s] ^ xa.mul64(V128::load(hb));
-                    }
-                }
-            }
+            multiply_add(&mut acc, x, &self.key.powers[n - 1 - i]);
         }
-        let [lo, hi, mid] = acc.map(|sums| {
-            let mut z = zero;
-            for (sum, m) in sums.into_iter().zip(HOLES) {
-                z = z | (sum & V128::splat64(m));
-            }
-            z.to_u64()
-        });
-        let [y0, y1] = reduce(recombine(lo, hi, mid));
-        self.y = permute!(V128::from_u64(y0, y1), REVERSE);
+        reduce_sums(acc).store(&mut self.y);
     }
 
     /// Absorbs `data` followed by zero padding to a multiple of 16 bytes
@@ -238,9 +251,7 @@ impl<'a> Ghash<'a> {
 
     /// The hash (GHASH's byte order).
     pub(crate) fn finalize(self) -> [u8; 16] {
-        let mut out = [0u8; 16];
-        self.y.store(&mut out);
-        out
+        self.y
     }
 }
 

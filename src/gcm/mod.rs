@@ -136,23 +136,36 @@ fn xor_keystream(data: &mut [u8], keystream: &[[V128; LANES]]) {
     }
 }
 
-/// Encrypts or decrypts `rest`, the message after the first batch, two
-/// batches at a time, handing each piece to `then` once it is done.
-#[inline(always)]
-fn apply_rest(ctr: &Ctr<'_>, rest: &mut [u8], mut then: impl FnMut(&[u8])) {
+/// Decrypts `rest`, the message after the first batch, two batches at a
+/// time.
+fn decrypt_rest(ctr: &Ctr<'_>, rest: &mut [u8]) {
     let (pairs, tail) = rest.as_chunks_mut::<{ 2 * BATCH }>();
     for (i, pair) in pairs.iter_mut().enumerate() {
         xor_keystream(pair, &ctr.batches::<2>(counter(2 * i)));
-        then(pair);
     }
-    let k = 2 * pairs.len();
+    xor_tail(ctr, 2 * pairs.len(), tail);
+}
+
+/// Encrypts or decrypts `tail` (under two batches), the last of the
+/// message, with batches `k` and `k + 1`.
+fn xor_tail(ctr: &Ctr<'_>, k: usize, tail: &mut [u8]) {
     if tail.len() > BATCH {
         xor_keystream(tail, &ctr.batches::<2>(counter(k)));
-        then(tail);
     } else if !tail.is_empty() {
         xor_keystream(tail, &ctr.batches::<1>(counter(k)));
-        then(tail);
     }
+}
+
+/// Encrypts `rest`, the message after the first batch, two batches at a
+/// time, and hashes each pair of batches while it is in cache.
+fn seal_rest(ctr: &Ctr<'_>, ghash: &mut Ghash<'_>, rest: &mut [u8]) {
+    let (pairs, tail) = rest.as_chunks_mut::<{ 2 * BATCH }>();
+    for (i, pair) in pairs.iter_mut().enumerate() {
+        xor_keystream(pair, &ctr.batches::<2>(counter(2 * i)));
+        ghash.update_padded(pair);
+    }
+    xor_tail(ctr, 2 * pairs.len(), tail);
+    ghash.update_padded(tail);
 }
 
 /// GHASH's last block: the bit lengths of the associated data and of the
@@ -181,7 +194,7 @@ impl Aes256Gcm {
         let (head, rest) = buf.split_at_mut(len.min(FIRST));
         first.apply(head);
         ghash.update_padded(head);
-        apply_rest(&ctr, rest, |done| ghash.update_padded(done));
+        seal_rest(&ctr, &mut ghash, rest);
         ghash.update_padded(&lengths(aad.len(), len));
         let mut tag = ghash.finalize();
         for (t, m) in tag.iter_mut().zip(first.tag_mask()) {
@@ -208,7 +221,7 @@ impl Aes256Gcm {
         let len = buf.len();
         let (head, rest) = buf.split_at_mut(len.min(FIRST));
         first.apply(head);
-        apply_rest(ctr, rest, |_| {});
+        decrypt_rest(ctr, rest);
     }
 }
 
