@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod chacha;
+pub mod gcm;
 pub mod protocol;
 
 #[cfg(target_arch = "wasm32")]
