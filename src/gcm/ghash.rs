@@ -131,7 +131,7 @@ impl GhashKey {
         let mut h = u128::from_be_bytes(*h);
         let carry = h >> 127;
         h = (h << 1) ^ (carry.wrapping_neg() & ((0b11 << 126) | (1 << 121) | 1));
-        let h1 = [h as u64, (h >> 64) as u64];
+        let mut h1 = [h as u64, (h >> 64) as u64];
         let mut key = Self {
             powers: [[[[0; 16]; 4]; 3]; POWERS],
         };
@@ -152,6 +152,7 @@ impl GhashKey {
             power = dot(power, h1);
         }
         h.zeroize();
+        h1.zeroize();
         power.zeroize();
         key
     }

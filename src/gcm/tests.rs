@@ -9,7 +9,7 @@ use aes_gcm::aead::{AeadInOut, KeyInit};
 use ghash::universal_hash::UniversalHash;
 
 use super::Aes256Gcm;
-use super::aes::{Aes256, BLOCK, Ctr, LANES, expand_key, sub_word};
+use super::aes::{Aes256, BLOCK, Ctr, LANES, UP1, UP2, expand_key, sub_word};
 use super::ghash::{Ghash, GhashKey, dot_bytes};
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -89,6 +89,21 @@ fn aes256_key_expansion_fips197_appendix_a3() {
     assert_eq!(hex::encode(keys[1]), "1f352c073b6108d72d9810a30914dff4");
     assert_eq!(hex::encode(keys[2]), "9ba354118e6925afa51a8b5f2067fcde");
     assert_eq!(hex::encode(keys[14]), "fe4890d1e6188d0b046df344706c631e");
+}
+
+#[test]
+fn row_moves_are_lane_permutations_where_no_shiftrows_is_pending() {
+    // In phase 0 (and for two-row moves in phase 2) the row moves of
+    // MixColumns must keep every 32-bit lane whole, so they compile to one
+    // pshufd rather than a general byte shuffle.
+    let whole_lanes = |idx: &[usize; 16]| {
+        idx.as_chunks::<4>()
+            .0
+            .iter()
+            .all(|lane| lane[0] % 4 == 0 && (1..4).all(|k| lane[k] == lane[0] + k))
+    };
+    assert!(whole_lanes(&UP1[0]) && whole_lanes(&UP2[0]) && whole_lanes(&UP2[2]));
+    assert!(!whole_lanes(&UP1[1]) && !whole_lanes(&UP1[3]));
 }
 
 /// Encrypts one block with our kernel (in every lane of a batch, checking

@@ -4,9 +4,10 @@
 //! detached-tag sealing and opening with the three AEADs. Must never copy
 //! record bytes, and never outlive its keys (they are wiped on drop).
 //!
-//! AES-256-GCM implements the aead 0.6 traits (inside wasm the simd128 one
-//! of [`crate::gcm`], natively the `aes-gcm` 0.11 crate); AES-CCM and
-//! ChaCha20-Poly1305 implement the aead 0.5 traits.
+//! AES-256-GCM implements the aead 0.6 traits (those of `aes-gcm` 0.11):
+//! inside wasm it is the simd128 one of [`crate::gcm`], natively the
+//! `aes-gcm` crate. AES-CCM and ChaCha20-Poly1305 implement the aead 0.5
+//! traits.
 
 use aes_gcm::aead::{AeadInOut, KeyInit as KeyInit06};
 use chacha20poly1305::aead::{AeadInPlace, KeyInit, generic_array::GenericArray};
@@ -27,12 +28,14 @@ pub type ChaCha = crate::chacha::ChaCha20Poly1305;
 pub type ChaCha = chacha20poly1305::ChaCha20Poly1305;
 /// The AES-256-GCM implementation used for records: inside wasm, the
 /// simd128 one of [`crate::gcm`] (same aead 0.6 traits, same bytes);
-/// natively, the `aes-gcm` crate (which has AES-NI and CLMUL backends).
+/// natively, the `aes-gcm` crate (which has AES-NI, VAES and CLMUL
+/// backends).
 #[cfg(target_arch = "wasm32")]
 type Gcm = crate::gcm::Aes256Gcm;
 /// The AES-256-GCM implementation used for records: inside wasm, the
 /// simd128 one of `crate::gcm` (same aead 0.6 traits, same bytes);
-/// natively, the `aes-gcm` crate (which has AES-NI and CLMUL backends).
+/// natively, the `aes-gcm` crate (which has AES-NI, VAES and CLMUL
+/// backends).
 #[cfg(not(target_arch = "wasm32"))]
 type Gcm = aes_gcm::Aes256Gcm;
 type Ccm16 = ccm::Ccm<aes::Aes256, ccm::consts::U16, ccm::consts::U12>;
@@ -164,6 +167,7 @@ mod tests {
         wiped_on_drop::<aes::Aes256>();
         wiped_on_drop::<Gcm>();
         wiped_on_drop::<crate::gcm::Aes256Gcm>();
+        wiped_on_drop::<aes_gcm::Aes256Gcm>();
     }
 
     #[test]
