@@ -86,18 +86,30 @@ impl AeadCore for Aes256Gcm {
 /// Later batches are whole (counters `8k .. 8k + 8`).
 const FIRST: usize = BATCH - 2 * BLOCK;
 
-/// The keystream of the first batch (see [`FIRST`]), kept while the tag is
-/// computed. Zeroized on drop.
-#[derive(Zeroize, ZeroizeOnDrop)]
-struct FirstBatch([[u8; BLOCK]; LANES]);
+/// Bytes of message under the first two batches (counters 0..16).
+const HEAD: usize = FIRST + BATCH;
 
-impl FirstBatch {
-    fn new(ctr: &Ctr<'_>) -> Self {
-        let mut first = Self([[0; BLOCK]; LANES]);
-        for (block, v) in first.0.iter_mut().zip(ctr.batches::<1>(0)[0]) {
-            v.store(block);
+/// The keystream of the first two batches (one only for messages of up to
+/// [`FIRST`] bytes), computed together and kept while the tag is computed.
+/// Zeroized on drop.
+#[derive(Zeroize, ZeroizeOnDrop)]
+struct Head([[u8; BLOCK]; 2 * LANES]);
+
+impl Head {
+    /// The head of the keystream for a `len`-byte message.
+    fn new(ctr: &Ctr<'_>, len: usize) -> Self {
+        let mut head = Self([[0; BLOCK]; 2 * LANES]);
+        if len > FIRST {
+            let keystream = ctr.batches::<2>(0);
+            for (block, v) in head.0.iter_mut().zip(keystream.as_flattened()) {
+                v.store(block);
+            }
+        } else {
+            for (block, v) in head.0.iter_mut().zip(ctr.batches::<1>(0)[0]) {
+                v.store(block);
+            }
         }
-        first
+        head
     }
 
     /// The encryption of `nonce || 1`, which masks the tag.
@@ -106,7 +118,7 @@ impl FirstBatch {
     }
 
     /// Xors the keystream of message bytes `0..head.len()` (at most
-    /// [`FIRST`]) into `head`.
+    /// [`HEAD`]) into `head`.
     fn apply(&self, head: &mut [u8]) {
         for (b, k) in head.iter_mut().zip(self.0[2..].as_flattened()) {
             *b ^= k;
@@ -114,22 +126,23 @@ impl FirstBatch {
     }
 }
 
-/// The first counter of batch `k` (1 for the batch after the first).
+/// The first counter of the `k`-th batch after the first two
+/// (`8 * (k + 2)`).
 fn counter(k: usize) -> u32 {
     // Cannot truncate: lengths are bounded by P_MAX, under 2^32 blocks.
-    (LANES * (k + 1)) as u32
+    (LANES * (k + 2)) as u32
 }
 
 /// Xors keystream batches into `data` (no longer than they are).
 #[inline(always)]
 fn xor_keystream(data: &mut [u8], keystream: &[[V128; LANES]]) {
+    debug_assert!(data.len() <= keystream.len() * BATCH);
     let (blocks, tail) = data.as_chunks_mut::<BLOCK>();
     let mut keystream = keystream.iter().flatten();
     for (block, k) in blocks.iter_mut().zip(&mut keystream) {
         (V128::load(block) ^ *k).store(block);
     }
-    if !tail.is_empty() {
-        let k = keystream.next().expect("keystream covers the data");
+    if let Some(k) = keystream.next().filter(|_| !tail.is_empty()) {
         let mut tmp = [0u8; BLOCK];
         tmp[..tail.len()].copy_from_slice(tail);
         (V128::load(&tmp) ^ *k).store(&mut tmp);
@@ -138,8 +151,8 @@ fn xor_keystream(data: &mut [u8], keystream: &[[V128; LANES]]) {
     }
 }
 
-/// Decrypts `rest`, the message after the first batch, two batches at a
-/// time.
+/// Decrypts `rest`, the message after the first two batches, two batches
+/// at a time.
 fn decrypt_rest(ctr: &Ctr<'_>, rest: &mut [u8]) {
     let (pairs, tail) = rest.as_chunks_mut::<{ 2 * BATCH }>();
     for (i, pair) in pairs.iter_mut().enumerate() {
@@ -158,8 +171,8 @@ fn xor_tail(ctr: &Ctr<'_>, k: usize, tail: &mut [u8]) {
     }
 }
 
-/// Encrypts `rest`, the message after the first batch, two batches at a
-/// time, and hashes each pair of batches while it is in cache.
+/// Encrypts `rest`, the message after the first two batches, two batches
+/// at a time, and hashes each pair of batches while it is in cache.
 fn seal_rest(ctr: &Ctr<'_>, ghash: &mut Ghash<'_>, rest: &mut [u8]) {
     let (pairs, tail) = rest.as_chunks_mut::<{ 2 * BATCH }>();
     for (i, pair) in pairs.iter_mut().enumerate() {
@@ -189,11 +202,11 @@ impl Aes256Gcm {
     /// Encrypts `buf` in place and returns the tag.
     fn seal(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> [u8; BLOCK] {
         let ctr = Ctr::new(&self.aes, nonce);
-        let first = FirstBatch::new(&ctr);
+        let len = buf.len();
+        let first = Head::new(&ctr, len);
         let mut ghash = Ghash::new(&self.ghash);
         ghash.update_padded(aad);
-        let len = buf.len();
-        let (head, rest) = buf.split_at_mut(len.min(FIRST));
+        let (head, rest) = buf.split_at_mut(len.min(HEAD));
         first.apply(head);
         ghash.update_padded(head);
         seal_rest(&ctr, &mut ghash, rest);
@@ -206,7 +219,7 @@ impl Aes256Gcm {
     }
 
     /// The expected tag of ciphertext `buf` (before decrypting it).
-    fn expected_tag(&self, first: &FirstBatch, aad: &[u8], buf: &[u8]) -> [u8; BLOCK] {
+    fn expected_tag(&self, first: &Head, aad: &[u8], buf: &[u8]) -> [u8; BLOCK] {
         let mut ghash = Ghash::new(&self.ghash);
         ghash.update_padded(aad);
         ghash.update_padded(buf);
@@ -219,9 +232,9 @@ impl Aes256Gcm {
     }
 
     /// Decrypts `buf` in place (its tag verified).
-    fn decrypt(ctr: &Ctr<'_>, first: &FirstBatch, buf: &mut [u8]) {
+    fn decrypt(ctr: &Ctr<'_>, first: &Head, buf: &mut [u8]) {
         let len = buf.len();
-        let (head, rest) = buf.split_at_mut(len.min(FIRST));
+        let (head, rest) = buf.split_at_mut(len.min(HEAD));
         first.apply(head);
         decrypt_rest(ctr, rest);
     }
@@ -252,7 +265,7 @@ impl AeadInOut for Aes256Gcm {
             return Err(Error);
         }
         let ctr = Ctr::new(&self.aes, nonce.as_ref());
-        let first = FirstBatch::new(&ctr);
+        let first = Head::new(&ctr, buffer.len());
         let expected = self.expected_tag(&first, associated_data, buffer.get_in());
         if bool::from(expected.ct_eq(tag.as_slice())) {
             Self::decrypt(&ctr, &first, buffer.into_out_with_copied_in());
