@@ -88,6 +88,9 @@ pub enum RecordError {
     Closed,
     /// The sequence number would wrap; no more records can be sent.
     SequenceExhausted,
+    /// The AEAD refused to seal a record; nothing was sent, and nothing
+    /// more will be. Sticky.
+    SealFailed,
 }
 
 impl fmt::Display for RecordError {
@@ -97,6 +100,7 @@ impl fmt::Display for RecordError {
             Self::Truncated => "Communication truncated (end of stream without close marker)",
             Self::Closed => "Closed",
             Self::SequenceExhausted => "Sequence numbers exhausted",
+            Self::SealFailed => "Sealing a record failed",
         })
     }
 }

@@ -49,6 +49,10 @@ enum Algorithm {
 /// The tag could not be verified.
 pub(crate) struct BadTag;
 
+/// The AEAD refused to seal (a length past its limit).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct SealRefused;
+
 /// Keyed AEAD plus nonce base for one direction.
 pub(crate) struct Protection {
     algorithm: Algorithm,
@@ -96,8 +100,14 @@ impl Protection {
         n
     }
 
-    /// Encrypts `buf` in place and returns the tag.
-    pub(crate) fn seal(&self, seq: u64, adata: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
+    /// Encrypts `buf` in place and returns the tag, or fails (leaving `buf`
+    /// to be discarded) when the AEAD refuses the length.
+    pub(crate) fn seal(
+        &self,
+        seq: u64,
+        adata: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; TAG_LEN], SealRefused> {
         let nonce = self.nonce(seq);
         let tag: Option<[u8; TAG_LEN]> = match &self.algorithm {
             Algorithm::Gcm(a) => a
@@ -114,7 +124,7 @@ impl Protection {
                 .map(Into::into),
         };
         // Only length limits (far above a record's 65517 bytes) can fail.
-        tag.unwrap_or([0; TAG_LEN])
+        tag.ok_or(SealRefused)
     }
 
     /// Decrypts `buf` in place if `tag` verifies.
@@ -181,7 +191,7 @@ mod tests {
             let p = Protection::new(cipher, &k);
             let plain = b"attack at dawn, or a bit later".to_vec();
             let mut sealed = plain.clone();
-            let tag = p.seal(9, b"ad", &mut sealed);
+            let tag = p.seal(9, b"ad", &mut sealed).unwrap();
             assert_ne!(sealed, plain, "{cipher:?}");
             let mut flipped = tag;
             flipped[15] ^= 1;
@@ -216,5 +226,16 @@ mod tests {
                 0xff, 0xff, 0xff, 0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0xfa, 0xf9, 0xf8, 0xf7
             ]
         );
+    }
+
+    #[test]
+    fn a_length_the_aead_refuses_is_an_error_never_a_record() {
+        // AES-CCM with a 12-byte nonce counts the length in 3 bytes: it
+        // cannot seal 2^24 bytes or more.
+        let p = Protection::new(Cipher::Aes256Ccm, &[7u8; 64]);
+        let mut big = vec![0u8; 1 << 24];
+        assert_eq!(p.seal(0, b"", &mut big), Err(SealRefused));
+        let mut fits = vec![0u8; (1 << 24) - 1];
+        assert!(p.seal(0, b"", &mut fits).is_ok());
     }
 }

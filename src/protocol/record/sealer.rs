@@ -1,8 +1,8 @@
 //! Our direction of the record layer.
 //!
 //! Owns: cutting writes into records, the send sequence number, the close
-//! marker. Must never send after the close marker or past the last
-//! sequence number.
+//! marker. Must never send after the close marker, past the last sequence
+//! number, or a record whose tag the AEAD refused to compute.
 
 use core::fmt;
 
@@ -20,6 +20,8 @@ pub struct Sealer {
     /// Records that may still be sent (2^64 at first).
     remaining: u128,
     closed: bool,
+    /// The AEAD refused a record: nothing more is sealed.
+    failed: bool,
 }
 
 impl fmt::Debug for Sealer {
@@ -45,6 +47,7 @@ impl Sealer {
             next: 0,
             remaining: 1 << 64,
             closed: false,
+            failed: false,
         }
     }
 
@@ -58,6 +61,9 @@ impl Sealer {
     /// every record is appended or none (when the sequence numbers would not
     /// suffice, or after [`Self::seal_close`]).
     pub fn seal(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), RecordError> {
+        if self.failed {
+            return Err(RecordError::SealFailed);
+        }
         if self.closed {
             return Err(RecordError::Closed);
         }
@@ -69,8 +75,12 @@ impl Sealer {
             return Err(RecordError::SequenceExhausted);
         }
         out.reserve(plaintext.len() + records * (HEADER_LEN + TAG_LEN));
+        let before = out.len();
         for chunk in plaintext.chunks(MAX_PLAINTEXT) {
-            self.push_record(chunk, out);
+            if let Err(e) = self.push_record(chunk, out) {
+                out.truncate(before);
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -79,6 +89,9 @@ impl Sealer {
     /// has none and appends nothing. Afterwards `seal` fails with `Closed`.
     /// Calling it again appends nothing.
     pub fn seal_close(&mut self, out: &mut Vec<u8>) -> Result<(), RecordError> {
+        if self.failed {
+            return Err(RecordError::SealFailed);
+        }
         if self.closed {
             return Ok(());
         }
@@ -86,7 +99,11 @@ impl Sealer {
             if self.remaining == 0 {
                 return Err(RecordError::SequenceExhausted);
             }
-            self.push_record(&[], out);
+            let before = out.len();
+            if let Err(e) = self.push_record(&[], out) {
+                out.truncate(before);
+                return Err(e);
+            }
         }
         self.closed = true;
         Ok(())
@@ -97,16 +114,22 @@ impl Sealer {
         self.closed
     }
 
-    fn push_record(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+    /// Appends one record. When the AEAD refuses it, the sealer fails for
+    /// good (the caller drops what this appended) and no tag is invented.
+    fn push_record(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), RecordError> {
         let len = HEADER_LEN + chunk.len() + TAG_LEN;
         out.extend_from_slice(&(len as u16).to_be_bytes());
         let start = out.len();
         out.extend_from_slice(chunk);
         let adata = record_adata(self.version.wire(), chunk.len());
-        let tag = self.protection.seal(self.next, &adata, &mut out[start..]);
+        let Ok(tag) = self.protection.seal(self.next, &adata, &mut out[start..]) else {
+            self.failed = true;
+            return Err(RecordError::SealFailed);
+        };
         out.extend_from_slice(&tag);
         self.next = self.next.wrapping_add(1);
         self.remaining -= 1;
+        Ok(())
     }
 
     /// Test hook: pretend `seq` records were already sent.
