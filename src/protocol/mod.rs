@@ -2,6 +2,9 @@
 //! wire-compatible with the OCaml `spoke` library (version 1) and hardened
 //! as version 2 (the default).
 //!
+//! `§N` in this crate's comments refers to section N of `PROTOCOL.md`, the
+//! wire specification at the repository's top level.
+//!
 //! Owns: every byte Spoke puts on or takes off the wire once a flow is
 //! secured. It is fed bytes and says what to send, like rustls'
 //! `Connection` or quinn-proto. Must never do I/O, block, read clocks, log
