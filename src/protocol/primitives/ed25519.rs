@@ -1,16 +1,17 @@
 //! The edwards25519 operations of the reference, with libsodium 1.0.18
 //! semantics, on 32-byte compressed points.
 //!
-//! Owns: `from_uniform` (Elligator 2), the base and variable-base scalar
-//! multiplications with libsodium's point checks, and add/sub. Must never
-//! accept a point libsodium's checks reject, nor return an undecodable point.
+//! Owns: `from_uniform` (Elligator 2, through curve25519-dalek), the base
+//! and variable-base scalar multiplications with libsodium's point checks,
+//! and add/sub. Must never accept a point libsodium's checks reject, nor
+//! return an undecodable point.
 
+use curve25519_dalek::digest::consts::U64;
+use curve25519_dalek::digest::{FixedOutput, HashMarker, Output, OutputSizeUser, Update};
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::IsIdentity;
-use zeroize::Zeroizing;
-
-use super::field::Fe;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// A compressed edwards25519 point (or candidate point, as received).
 pub(crate) type Point = [u8; 32];
@@ -19,37 +20,60 @@ pub(crate) type Point = [u8; 32];
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Rejected;
 
-/// Montgomery curve constant A of curve25519.
-const A: Fe = Fe::from_u64(486662);
-
 /// libsodium's `crypto_core_ed25519_from_uniform` (1.0.18): bit 255 picks
-/// the sign of x, the other 255 bits are a field element r; Elligator 2
-/// maps r to a Montgomery u, converted to Edwards and multiplied by 8.
+/// the sign of x, the other 255 bits are a field element r (values >= p
+/// accepted and reduced); Elligator 2 maps r to a Montgomery u, converted to
+/// Edwards and multiplied by 8. curve25519-dalek's `nonspec_map_to_curve`
+/// does exactly this to the first 32 bytes of a hash of its input, so it is
+/// given a "hash" that returns its input ([`PassThrough`]).
+/// `from_uniform_matches_libsodium` pins the result to libsodium's.
+///
+/// It cannot panic. dalek's only failure is its `expect` on the
+/// Montgomery-to-Edwards conversion, which fails only if u = -1 or u is not
+/// on the curve. Elligator 2 never returns such a u. Let
+/// f(u) = u^3 + A u^2 + u and d = -A / (1 + 2 r^2), where 1 + 2 r^2 is never
+/// 0 (as -1/2 is not a square). It returns d if f(d) is a square, otherwise
+/// u = -d - A, for which f(u) = 2 r^2 f(d): a square (2 is not one) or, if
+/// r = 0, zero (u = 0). So f(u) is always a square or 0, which puts u on the
+/// curve, and u is not -1 because f(-1) = A - 2 = 486660 is not a square
+/// mod 2^255 - 19.
+#[allow(deprecated)] // The name warns that this is no hash-to-curve; it is not used as one.
 pub(crate) fn from_uniform(r: &[u8; 32]) -> Point {
-    let mut s = Zeroizing::new(*r);
-    let x_sign = s[31] & 0x80;
-    s[31] &= 0x7f;
-    let r = Fe::from_bytes(&s);
+    EdwardsPoint::nonspec_map_to_curve::<PassThrough>(r)
+        .compress()
+        .to_bytes()
+}
 
-    // u = -A / (1 + 2 r^2)
-    let rr2 = r.square();
-    let rr2 = rr2.add(rr2).add(Fe::ONE).invert();
-    let mut x = A.mul(rr2).neg();
-    // e = u^3 + A u^2 + u; if e is not a square, u = -u - A
-    let x2 = x.square();
-    let e = x.mul(x2).add(x).add(x2.mul(A));
-    let e_is_minus_1 = e.chi().to_bytes()[1] & 1;
-    x = Fe::select(x, x.neg(), e_is_minus_1);
-    x = x.sub(Fe::select(Fe::ZERO, A, e_is_minus_1));
-    // Edwards y = (u - 1) / (u + 1)
-    let y = x.sub(Fe::ONE).mul(x.add(Fe::ONE).invert());
-    let mut enc = y.to_bytes();
-    enc[31] |= x_sign;
-    // A y obtained this way always decodes (u is on the curve); if it ever
-    // did not, the identity is as good an answer as a panic would not be.
-    match CompressedEdwardsY(enc).decompress() {
-        Some(p) => p.mul_by_cofactor().compress().to_bytes(),
-        None => EdwardsPoint::default().compress().to_bytes(),
+/// Not a hash: the "digest" [`from_uniform`] gives curve25519-dalek's
+/// `nonspec_map_to_curve`, which takes the first 32 bytes of the output as
+/// its field element and sign bit. Its 64-byte output is the first 32 bytes
+/// fed to it, then zeros, so dalek maps those bytes themselves, as
+/// libsodium's `from_uniform` does. The bytes derive from the password: they
+/// are wiped when the value is dropped.
+#[derive(Default, Zeroize, ZeroizeOnDrop)]
+struct PassThrough {
+    head: [u8; 32],
+    len: usize,
+}
+
+impl HashMarker for PassThrough {}
+
+impl OutputSizeUser for PassThrough {
+    type OutputSize = U64;
+}
+
+impl Update for PassThrough {
+    fn update(&mut self, data: &[u8]) {
+        let take = data.len().min(32 - self.len);
+        self.head[self.len..self.len + take].copy_from_slice(&data[..take]);
+        self.len += take;
+    }
+}
+
+impl FixedOutput for PassThrough {
+    fn finalize_into(self, out: &mut Output<Self>) {
+        out[..32].copy_from_slice(&self.head);
+        out[32..].fill(0);
     }
 }
 

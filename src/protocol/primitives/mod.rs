@@ -7,7 +7,8 @@
 
 pub(crate) mod blake2;
 pub(crate) mod ed25519;
-mod field;
+#[cfg(test)]
+mod from_uniform_matches_libsodium;
 pub(crate) mod pbkdf2;
 
 use zeroize::Zeroizing;
