@@ -9,7 +9,14 @@ use clap::{Args, Parser, Subcommand};
 /// run by the Spoke component under wasmtime with a deny-by-default network
 /// policy that allows exactly the addresses given on the command line.
 #[derive(Parser, Debug)]
-#[command(name = "spoke", version, about, long_about = None)]
+#[command(
+    name = "spoke",
+    version,
+    about = "Plain and password-secured network flows, run inside the Spoke WebAssembly \
+             component: netcat, file transfer, tunnels and composed applications, under a \
+             deny-by-default network policy",
+    long_about = None
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
