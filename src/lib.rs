@@ -11,6 +11,8 @@
 
 pub mod chacha;
 pub mod gcm;
+#[cfg(test)]
+mod kernel_testing;
 pub mod protocol;
 
 #[cfg(target_arch = "wasm32")]

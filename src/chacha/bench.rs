@@ -5,7 +5,6 @@
 //! 64 KiB records: keystream, Poly1305, seal and open, ours and the crates'.
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use chacha20::cipher::{KeyIvInit, StreamCipher};
 use chacha20poly1305::aead::generic_array::GenericArray;
@@ -15,32 +14,13 @@ use poly1305::universal_hash::UniversalHash;
 use super::ChaCha20Poly1305;
 use super::cipher::{apply_keystream, key_words, nonce_words};
 use super::poly1305::Poly1305;
+use crate::kernel_testing::best_mbps;
 
 const RECORD: usize = 64 * 1024;
 
-/// Best MB/s over 9 runs of `iters` calls of `f` on a `RECORD`-byte buffer
-/// (the best run is the one least disturbed by other load on the machine).
+/// Best MB/s over 9 runs of `iters` calls of `f` on a `RECORD`-byte buffer.
 fn mbps(iters: usize, f: impl FnMut(&mut [u8])) -> f64 {
-    mbps_sized(RECORD, iters, f)
-}
-
-/// [`mbps`] on `len`-byte buffers.
-fn mbps_sized(len: usize, iters: usize, mut f: impl FnMut(&mut [u8])) -> f64 {
-    let mut buf = vec![0x5au8; len];
-    for _ in 0..iters / 8 + 1 {
-        f(&mut buf);
-    }
-    let mut runs: Vec<f64> = (0..9)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                f(black_box(&mut buf));
-            }
-            (iters * len) as f64 / t.elapsed().as_secs_f64() / 1e6
-        })
-        .collect();
-    runs.sort_by(f64::total_cmp);
-    runs[8]
+    best_mbps(RECORD, iters, f)
 }
 
 #[test]
@@ -124,19 +104,19 @@ fn bench_small_records() {
     println!("seal of small records, MB/s (best of 9):");
     for len in [64, 256, 1024, 4096, 16384] {
         let iters = (8 << 20) / len;
-        mbps_sized(len, iters, |b| {
+        best_mbps(len, iters, |b| {
             black_box(
                 ours.encrypt_in_place_detached(nonce, &aad, b)
                     .expect("seal"),
             );
         });
-        let a = mbps_sized(len, iters, |b| {
+        let a = best_mbps(len, iters, |b| {
             black_box(
                 ours.encrypt_in_place_detached(nonce, &aad, b)
                     .expect("seal"),
             );
         });
-        let b = mbps_sized(len, iters, |b| {
+        let b = best_mbps(len, iters, |b| {
             black_box(
                 theirs
                     .encrypt_in_place_detached(nonce, &aad, b)

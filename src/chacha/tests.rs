@@ -7,15 +7,7 @@ use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use super::ChaCha20Poly1305;
 use super::cipher::{FirstPass, apply_keystream, key_words, nonce_words};
 use super::poly1305::Poly1305;
-
-fn unhex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    hex::decode(s).expect("valid hex")
-}
-
-fn arr<const N: usize>(s: &str) -> [u8; N] {
-    unhex(s).try_into().expect("right length")
-}
+use crate::kernel_testing::{Rng, arr, unhex};
 
 /// ChaCha20 encryption of `plain` from block `counter`.
 fn chacha20(key: &str, nonce: &str, counter: u32, plain: &[u8]) -> Vec<u8> {
@@ -294,27 +286,6 @@ fn aead_rfc8439_appendix_a5_decrypts() {
          27097a1049e617d91d361094fa68f0ff77987130305beaba2eda04df997b714d6c6f2c29a6ad5cb4022b0270\
          9beead9d67890cbb22392336fea1851f38"
     );
-}
-
-/// A small deterministic generator (splitmix64) for the differential test.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
 }
 
 /// Seals with both implementations, checks they agree byte for byte, that

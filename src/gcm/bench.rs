@@ -6,7 +6,6 @@
 //! the crates' (`aes-gcm` 0.11 and the `ctr` and `ghash` crates inside it).
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use ctr::cipher::{KeyIvInit, StreamCipher};
@@ -15,25 +14,11 @@ use ghash::universal_hash::UniversalHash;
 use super::Aes256Gcm;
 use super::aes::{Aes256, Ctr};
 use super::ghash::{Ghash, GhashKey};
+use crate::kernel_testing::best_mbps;
 
-/// Best MB/s over 9 runs of `iters` calls of `f` on `len`-byte buffers
-/// (the best run is the one least disturbed by other load on the machine).
-fn mbps(len: usize, iters: usize, mut f: impl FnMut(&mut [u8])) -> f64 {
-    let mut buf = vec![0x5au8; len];
-    for _ in 0..iters / 8 + 1 {
-        f(&mut buf);
-    }
-    let mut runs: Vec<f64> = (0..9)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                f(black_box(&mut buf));
-            }
-            (iters * len) as f64 / t.elapsed().as_secs_f64() / 1e6
-        })
-        .collect();
-    runs.sort_by(f64::total_cmp);
-    runs[8]
+/// Best MB/s over 9 runs of `iters` calls of `f` on `len`-byte buffers.
+fn mbps(len: usize, iters: usize, f: impl FnMut(&mut [u8])) -> f64 {
+    best_mbps(len, iters, f)
 }
 
 /// Our counter mode alone over `buf` (the AEAD's loop without GHASH).

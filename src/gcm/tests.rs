@@ -11,40 +11,7 @@ use ghash::universal_hash::UniversalHash;
 use super::Aes256Gcm;
 use super::aes::{Aes256, BLOCK, Ctr, LANES, UP1, UP2, expand_key, sub_word};
 use super::ghash::{Ghash, GhashKey, dot_bytes};
-
-fn unhex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    hex::decode(s).expect("valid hex")
-}
-
-fn arr<const N: usize>(s: &str) -> [u8; N] {
-    unhex(s).try_into().expect("right length")
-}
-
-/// A small deterministic generator (splitmix64), so failures replay.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-
-    fn array<const N: usize>(&mut self) -> [u8; N] {
-        core::array::from_fn(|_| self.next() as u8)
-    }
-}
+use crate::kernel_testing::{Rng, arr, unhex};
 
 /// Multiplication in GF(2^8) modulo x^8 + x^4 + x^3 + x + 1, bit by bit.
 fn gf_mul(mut a: u8, mut b: u8) -> u8 {
