@@ -19,7 +19,7 @@ fn main() {
         .parent()
         .expect("host/ lives inside the workspace")
         .to_path_buf();
-    for watched in ["src", "wit", "Cargo.toml", "Cargo.lock"] {
+    for watched in ["src", "protocol", "aead", "wit", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=SPOKE_GUEST_PROFILE");

@@ -1,19 +1,280 @@
-//! Spoke: reliable byte streams ("flows") for WebAssembly components, plain
-//! over TCP or secured by a shared password (SPAKE2+EE, then AEAD records).
+//! The Spoke guest component (`wasm32-wasip2`): the `spoke:flow` exports of
+//! `wit/` over `wasi:sockets`, a thin edge around the sans-IO protocol core
+//! of the `spoke-protocol` crate.
 //!
-//! - [`protocol`] is the pure, sans-IO core: the handshake and record-layer
-//!   state machines and their primitives. It builds natively and for
-//!   `wasm32-wasip2`, and never does I/O.
-//! - `component` (only on `wasm32`) is the guest component: the
-//!   `spoke:flow` exports over `wasi:sockets`, a thin edge around the core.
+//! It builds only for `wasm32`; elsewhere this crate is empty.
 
+#![cfg(target_arch = "wasm32")]
 #![warn(missing_docs)]
 
-pub mod chacha;
-pub mod gcm;
-#[cfg(test)]
-mod kernel_testing;
-pub mod protocol;
+mod bindings {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "spoke:flow/component",
+        with: {
+            "wasi:io/poll@0.2.12": wasip2::io::poll,
+            "wasi:io/error@0.2.12": wasip2::io::error,
+            "wasi:io/streams@0.2.12": wasip2::io::streams,
+            "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+            "wasi:random/random@0.2.12": wasip2::random::random,
+            "wasi:sockets/network@0.2.12": wasip2::sockets::network,
+            "wasi:sockets/instance-network@0.2.12": wasip2::sockets::instance_network,
+            "wasi:sockets/tcp@0.2.12": wasip2::sockets::tcp,
+            "wasi:sockets/tcp-create-socket@0.2.12": wasip2::sockets::tcp_create_socket,
+            "wasi:sockets/ip-name-lookup@0.2.12": wasip2::sockets::ip_name_lookup,
+        },
+    });
+}
 
-#[cfg(target_arch = "wasm32")]
-mod component;
+/// The most one read, splice or copy step asks for, everywhere in the
+/// guest: the cap on a read and on a `check-write` permit of the
+/// wasmtime-wasi this workspace builds (stock wasmtime-wasi caps both at
+/// 64 KiB and simply moves less per call). Larger steps mean fewer calls
+/// across the component boundary and, on an encrypted flow, several records
+/// opened per read.
+pub(crate) const CHUNK: usize = 256 * 1024;
+
+mod combinators;
+mod errors;
+mod flow;
+mod inbox;
+mod listener;
+mod pipe;
+mod secure;
+mod tcp;
+
+use bindings::exports::spoke::flow::combinators::{
+    self as combinators_api, CopyError, Direction, Stats,
+};
+use bindings::exports::spoke::flow::spoke::{
+    self as spoke_api, Cipher, Config, HandshakeError, Identities,
+};
+use bindings::exports::spoke::flow::tcp as tcp_api;
+use bindings::exports::spoke::flow::types::{
+    self, Error, Flow, FlowBorrow, ShutdownMode, WriteError,
+};
+use wasip2::io::poll::Pollable;
+use wasip2::io::streams::{InputStream, OutputStream};
+use wasip2::sockets::network::IpSocketAddress;
+
+use flow::{Conn, FlowResource};
+
+/// The component: every export of the `spoke:flow/component` world.
+struct Component;
+
+bindings::export!(Component with_types_in bindings);
+
+impl types::Guest for Component {
+    type Flow = FlowResource;
+
+    fn error_message(e: Error) -> String {
+        errors::error_message(&e)
+    }
+
+    fn write_error_message(e: WriteError) -> String {
+        errors::write_error_message(&e)
+    }
+}
+
+impl types::GuestFlow for FlowResource {
+    fn read(&self, max: u32) -> Result<Option<Vec<u8>>, Error> {
+        self.borrow()?.read(max)
+    }
+
+    fn write(&self, data: Vec<u8>) -> Result<(), WriteError> {
+        self.borrow().map_err(WriteError::Error)?.write(&data)
+    }
+
+    fn writev(&self, data: Vec<Vec<u8>>) -> Result<(), WriteError> {
+        self.borrow().map_err(WriteError::Error)?.writev(&data)
+    }
+
+    fn shutdown(&self, mode: ShutdownMode) -> Result<(), WriteError> {
+        self.borrow().map_err(WriteError::Error)?.shutdown(mode)
+    }
+
+    fn close(&self) {
+        if let Ok(mut conn) = self.borrow() {
+            conn.close();
+        }
+    }
+
+    fn subscribe(&self) -> Pollable {
+        match self.borrow() {
+            Ok(mut conn) => conn.subscribe(),
+            Err(_) => tcp::ready_now(),
+        }
+    }
+
+    fn local_address(&self) -> Result<IpSocketAddress, Error> {
+        self.borrow()?.local_address()
+    }
+
+    fn remote_address(&self) -> Result<IpSocketAddress, Error> {
+        self.borrow()?.remote_address()
+    }
+}
+
+impl tcp_api::Guest for Component {
+    type Listener = ListenerResource;
+
+    fn connect(host: String, port: u16) -> Result<Flow, Error> {
+        let t = tcp::connect(&host, port)?;
+        Ok(Flow::new(FlowResource::new(Conn::Tcp(t))))
+    }
+
+    fn connect_address(address: IpSocketAddress) -> Result<Flow, Error> {
+        let t = tcp::connect_address(address)?;
+        Ok(Flow::new(FlowResource::new(Conn::Tcp(t))))
+    }
+}
+
+/// The Rust value behind a `listener` resource handle.
+struct ListenerResource(std::cell::RefCell<listener::Listener>);
+
+impl tcp_api::GuestListener for ListenerResource {
+    fn bind(address: IpSocketAddress) -> Result<tcp_api::Listener, Error> {
+        let l = listener::Listener::bind(address)?;
+        Ok(tcp_api::Listener::new(ListenerResource(
+            std::cell::RefCell::new(l),
+        )))
+    }
+
+    fn local_address(&self) -> Result<IpSocketAddress, Error> {
+        self.0
+            .try_borrow()
+            .map_err(|_| errors::busy_flow())?
+            .local_address()
+    }
+
+    fn accept(&self) -> Result<Flow, Error> {
+        let t = self
+            .0
+            .try_borrow_mut()
+            .map_err(|_| errors::busy_flow())?
+            .accept()?;
+        Ok(Flow::new(FlowResource::new(Conn::Tcp(t))))
+    }
+
+    fn subscribe(&self) -> Pollable {
+        match self.0.try_borrow() {
+            Ok(l) => l.subscribe(),
+            Err(_) => tcp::ready_now(),
+        }
+    }
+}
+
+impl spoke_api::Guest for Component {
+    fn default_config() -> Config {
+        secure::default_config()
+    }
+
+    fn client(
+        underlying: Flow,
+        ids: Identities,
+        password: Vec<u8>,
+        cfg: Config,
+    ) -> Result<Flow, HandshakeError> {
+        layer(secure::Role::Client, underlying, ids, password, cfg)
+    }
+
+    fn server(
+        underlying: Flow,
+        ids: Identities,
+        password: Vec<u8>,
+        cfg: Config,
+    ) -> Result<Flow, HandshakeError> {
+        layer(secure::Role::Server, underlying, ids, password, cfg)
+    }
+
+    fn handshake_error_message(e: HandshakeError) -> String {
+        secure::handshake_error_message(&e)
+    }
+
+    fn ciphers(f: FlowBorrow<'_>) -> Option<(Cipher, Cipher)> {
+        match &*f.get::<FlowResource>().borrow().ok()? {
+            Conn::Secure(s) => Some(s.ciphers()),
+            Conn::Tcp(_) => None,
+        }
+    }
+}
+
+/// Runs a handshake over `underlying` and wraps the result in a new flow.
+fn layer(
+    role: secure::Role,
+    underlying: Flow,
+    ids: Identities,
+    password: Vec<u8>,
+    cfg: Config,
+) -> Result<Flow, HandshakeError> {
+    let password = zeroize::Zeroizing::new(password);
+    let conn = underlying
+        .get::<FlowResource>()
+        .take()
+        .map_err(HandshakeError::Flow)?;
+    drop(underlying);
+    let flow = secure::handshake(role, conn, ids, &password, cfg)?;
+    Ok(Flow::new(FlowResource::new(Conn::Secure(Box::new(flow)))))
+}
+
+impl combinators_api::Guest for Component {
+    fn copy(src: FlowBorrow<'_>, dst: FlowBorrow<'_>) -> Result<Stats, CopyError> {
+        let (src, dst) = (src.get::<FlowResource>(), dst.get::<FlowResource>());
+        if std::ptr::eq(src, dst) {
+            // One flow as both ends: an echo of the peer.
+            let mut conn = src.borrow().map_err(CopyError::Read)?;
+            return combinators::echo(&mut conn);
+        }
+        let mut s = src.borrow().map_err(CopyError::Read)?;
+        let mut d = dst
+            .borrow()
+            .map_err(|e| CopyError::Write(WriteError::Error(e)))?;
+        combinators::copy(&mut s, &mut d)
+    }
+
+    fn proxy(a: FlowBorrow<'_>, b: FlowBorrow<'_>) -> (Direction, Direction) {
+        let fa = a.get::<FlowResource>();
+        let fb = b.get::<FlowResource>();
+        let failed = |e: &Error| Direction {
+            stats: combinators::no_stats(),
+            error: Some(CopyError::Read(e.clone())),
+        };
+        match (fa.borrow(), fb.borrow()) {
+            (Ok(mut ca), Ok(mut cb)) => combinators::proxy(&mut ca, &mut cb),
+            (Err(e), _) | (_, Err(e)) => (failed(&e), failed(&e)),
+        }
+    }
+
+    fn pipe(
+        f: FlowBorrow<'_>,
+        input: &InputStream,
+        output: &OutputStream,
+    ) -> (Direction, Direction) {
+        match f.get::<FlowResource>().borrow() {
+            Ok(mut conn) => pipe::pipe(&mut conn, input, output),
+            Err(e) => {
+                let failed = || Direction {
+                    stats: combinators::no_stats(),
+                    error: Some(CopyError::Read(e.clone())),
+                };
+                (failed(), failed())
+            }
+        }
+    }
+
+    fn copy_to_stream(src: FlowBorrow<'_>, dst: &OutputStream) -> Result<Stats, CopyError> {
+        let mut conn = src
+            .get::<FlowResource>()
+            .borrow()
+            .map_err(CopyError::Read)?;
+        pipe::copy_to_stream(&mut conn, dst)
+    }
+
+    fn copy_from_stream(src: &InputStream, dst: FlowBorrow<'_>) -> Result<Stats, CopyError> {
+        let mut conn = dst
+            .get::<FlowResource>()
+            .borrow()
+            .map_err(|e| CopyError::Write(WriteError::Error(e)))?;
+        pipe::copy_from_stream(src, &mut conn)
+    }
+}

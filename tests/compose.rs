@@ -583,8 +583,8 @@ fn native_peer(
     SocketAddr,
     std::thread::JoinHandle<std::io::Result<Vec<u8>>>,
 ) {
-    use spoke::protocol::{Config, Identities};
-    use spoke_host::native::SecureStream;
+    use spoke_protocol::stream::SecureStream;
+    use spoke_protocol::{Config, Identities};
     use std::io::{Read, Write};
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -11,9 +11,9 @@ use std::net::{SocketAddr, TcpListener};
 use std::thread;
 
 use common::{pattern, spoke, within};
-use spoke::protocol::{Config as CoreConfig, Identities};
-use spoke_host::native::SecureStream;
 use spoke_host::{Flow, Instance, NetworkPolicy, ShutdownMode};
+use spoke_protocol::stream::SecureStream;
+use spoke_protocol::{Config as CoreConfig, Identities};
 
 const IDS: (&str, &str) = ("alice", "bob");
 const PASSWORD: &[u8] = b"correct horse battery staple";

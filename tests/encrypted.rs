@@ -9,12 +9,12 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 
 use common::{pattern, read_to_end, spoke, within};
-use spoke::protocol::wire::PublicPacket;
-use spoke::protocol::{Cipher as CoreCipher, Config as CoreConfig, Identities, Version};
-use spoke_host::native::SecureStream;
 use spoke_host::{
     Cipher, Flow, FlowError, HandshakeError, Instance, NetworkPolicy, ShutdownMode, SpokeConfig,
 };
+use spoke_protocol::stream::SecureStream;
+use spoke_protocol::wire::PublicPacket;
+use spoke_protocol::{Cipher as CoreCipher, Config as CoreConfig, Identities, Version};
 
 const IDS: (&str, &str) = ("alice", "bob");
 const PASSWORD: &[u8] = b"correct horse battery staple";

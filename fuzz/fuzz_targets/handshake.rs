@@ -11,8 +11,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use spoke::protocol::wire::{PUBLIC_LEN, PublicPacket};
-use spoke::protocol::{
+use spoke_protocol::wire::{PUBLIC_LEN, PublicPacket};
+use spoke_protocol::{
     ClientHandshake, Config, Handshake, Identities, ServerHandshake, Step, Version,
 };
 

@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use spoke::protocol::{Cipher, Opened, Opener, RecordError, Version, fuzzing};
+use spoke_protocol::{Cipher, Opened, Opener, RecordError, Version, fuzzing};
 
 const KEY: [u8; 64] = [0x42; 64];
 

@@ -20,9 +20,9 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use spoke::protocol::{Cipher as CoreCipher, Config as CoreConfig, Identities};
-use spoke_host::native::SecureStream;
 use spoke_host::{Cipher, Flow, Instance, NetworkPolicy, ShutdownMode, Spoke, SpokeConfig};
+use spoke_protocol::stream::SecureStream;
+use spoke_protocol::{Cipher as CoreCipher, Config as CoreConfig, Identities};
 
 const CHUNK: usize = 64 * 1024;
 /// The buffer of a native relay (echo server, proxy): as large as one read

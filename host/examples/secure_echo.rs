@@ -2,7 +2,7 @@
 //! peer and exchange data over it.
 //!
 //! The peer is a native echo server (the protocol core over std sockets,
-//! [`spoke_host::native::SecureStream`]) on a loopback port in a thread of
+//! [`spoke_protocol::stream::SecureStream`]) on a loopback port in a thread of
 //! this process. The client side runs inside a Spoke component instance
 //! whose network policy allows connecting to that one address and nothing
 //! else.
@@ -14,9 +14,9 @@ use std::net::{SocketAddr, TcpListener};
 use std::thread;
 
 use anyhow::{Context, Result, anyhow};
-use spoke::protocol::{Config, Identities};
-use spoke_host::native::SecureStream;
 use spoke_host::{NetworkPolicy, ShutdownMode, Spoke, SpokeConfig};
+use spoke_protocol::stream::SecureStream;
+use spoke_protocol::{Config, Identities};
 
 /// Both ends must agree on the password and on the identity pair.
 const PASSWORD: &[u8] = b"correct horse battery staple";

@@ -190,7 +190,7 @@ impl fmt::Display for HandshakeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The protocol core words the handshake failures; the component
         // renders them with the same code.
-        use spoke::protocol::HandshakeError as Core;
+        use spoke_protocol::HandshakeError as Core;
         let core = match self {
             Self::InvalidPublicPacket => Core::InvalidPublicPacket,
             Self::InvalidClientValidator => Core::InvalidClientValidator,

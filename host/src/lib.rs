@@ -89,7 +89,6 @@ mod command;
 mod error;
 mod instance;
 mod limits;
-pub mod native;
 mod policy;
 mod reader;
 mod runtime;

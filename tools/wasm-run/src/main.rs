@@ -3,7 +3,7 @@
 //! (preopened as `.` and under its absolute path).
 //!
 //! It is the cargo runner for the protocol core's tests inside wasm:
-//! `CARGO_TARGET_WASM32_WASIP2_RUNNER=target/release/wasm-run cargo test -p spoke --target wasm32-wasip2`.
+//! `CARGO_TARGET_WASM32_WASIP2_RUNNER=target/release/wasm-run cargo test -p spoke-protocol -p spoke-aead --target wasm32-wasip2`.
 //! It grants no network access.
 
 use wasmtime::component::{Component, Linker, ResourceTable};

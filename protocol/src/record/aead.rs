@@ -5,7 +5,7 @@
 //! record bytes, and never outlive its keys (they are wiped on drop).
 //!
 //! AES-256-GCM implements the aead 0.6 traits (those of `aes-gcm` 0.11):
-//! inside wasm it is the simd128 one of [`crate::gcm`], natively the
+//! inside wasm it is the simd128 one of [`spoke_aead::gcm`], natively the
 //! `aes-gcm` crate. AES-CCM and ChaCha20-Poly1305 implement the aead 0.5
 //! traits.
 
@@ -13,27 +13,27 @@ use aes_gcm::aead::{AeadInOut, KeyInit as KeyInit06};
 use chacha20poly1305::aead::{AeadInPlace, KeyInit, generic_array::GenericArray};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::protocol::Cipher;
-use crate::protocol::wire::TAG_LEN;
+use crate::Cipher;
+use crate::wire::TAG_LEN;
 
 /// The ChaCha20-Poly1305 implementation used for records: inside wasm, the
-/// simd128 one of [`crate::chacha`] (same aead 0.5 traits, same bytes);
+/// simd128 one of [`spoke_aead::chacha`] (same aead 0.5 traits, same bytes);
 /// natively, the `chacha20poly1305` crate (which has AVX2 backends).
 #[cfg(target_arch = "wasm32")]
-pub type ChaCha = crate::chacha::ChaCha20Poly1305;
+pub type ChaCha = spoke_aead::chacha::ChaCha20Poly1305;
 /// The ChaCha20-Poly1305 implementation used for records: inside wasm, the
-/// simd128 one of `crate::chacha` (same aead 0.5 traits, same bytes);
+/// simd128 one of `spoke_aead::chacha` (same aead 0.5 traits, same bytes);
 /// natively, the `chacha20poly1305` crate (which has AVX2 backends).
 #[cfg(not(target_arch = "wasm32"))]
 pub type ChaCha = chacha20poly1305::ChaCha20Poly1305;
 /// The AES-256-GCM implementation used for records: inside wasm, the
-/// simd128 one of [`crate::gcm`] (same aead 0.6 traits, same bytes);
+/// simd128 one of [`spoke_aead::gcm`] (same aead 0.6 traits, same bytes);
 /// natively, the `aes-gcm` crate (which has AES-NI, VAES and CLMUL
 /// backends).
 #[cfg(target_arch = "wasm32")]
-type Gcm = crate::gcm::Aes256Gcm;
+type Gcm = spoke_aead::gcm::Aes256Gcm;
 /// The AES-256-GCM implementation used for records: inside wasm, the
-/// simd128 one of `crate::gcm` (same aead 0.6 traits, same bytes);
+/// simd128 one of `spoke_aead::gcm` (same aead 0.6 traits, same bytes);
 /// natively, the `aes-gcm` crate (which has AES-NI, VAES and CLMUL
 /// backends).
 #[cfg(not(target_arch = "wasm32"))]
@@ -176,7 +176,6 @@ mod tests {
         wiped_on_drop::<ChaCha>();
         wiped_on_drop::<aes::Aes256>();
         wiped_on_drop::<Gcm>();
-        wiped_on_drop::<crate::gcm::Aes256Gcm>();
         wiped_on_drop::<aes_gcm::Aes256Gcm>();
     }
 

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::ed25519::from_uniform;
 
-const LIBSODIUM: &str = include_str!("../../../tests/vectors/from_uniform_libsodium.json");
+const LIBSODIUM: &str = include_str!("../../tests/vectors/from_uniform_libsodium.json");
 
 fn libsodium() -> Value {
     serde_json::from_str(LIBSODIUM).expect("from_uniform_libsodium.json")

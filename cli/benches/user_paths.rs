@@ -1,7 +1,7 @@
 //! The paths users run, against what they would pick instead. Not a test:
 //! it prints times and ratios measured in one run, on this machine.
 //!
-//! `cargo bench -p spoke-host --bench user_paths` runs the real `spoke`
+//! `cargo bench -p spoke-cli --bench user_paths` runs the real `spoke`
 //! binary as a user does, each end its own process, a file on standard
 //! input and the output in a file, compared byte for byte afterwards, and
 //! in the same rounds, taking turns, the anchors:

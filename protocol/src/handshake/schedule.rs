@@ -9,11 +9,11 @@
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::protocol::primitives::blake2::{Transcript, subkey};
-use crate::protocol::primitives::ed25519::{Point, base_clamp, from_uniform};
-use crate::protocol::primitives::pbkdf2::pbkdf2_le;
-use crate::protocol::wire::PUBLIC_LEN;
-use crate::protocol::{HandshakeError, Identities, Version};
+use crate::primitives::blake2::{Transcript, subkey};
+use crate::primitives::ed25519::{Point, base_clamp, from_uniform};
+use crate::primitives::pbkdf2::pbkdf2_le;
+use crate::wire::PUBLIC_LEN;
+use crate::{HandshakeError, Identities, Version};
 
 /// `Spoke.keys`: the values both sides derive from the password.
 #[derive(Zeroize, ZeroizeOnDrop)]

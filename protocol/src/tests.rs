@@ -615,7 +615,7 @@ fn session_keys_prefix(hex_key: &str) -> Vec<u8> {
 }
 
 /// Native record-layer throughput, seal then open, per cipher:
-/// `cargo test -p spoke --release --lib record_throughput -- --ignored --nocapture`.
+/// `cargo test -p spoke-protocol --release --lib record_throughput -- --ignored --nocapture`.
 #[test]
 #[ignore = "benchmark: run with --ignored --nocapture"]
 fn record_throughput() {

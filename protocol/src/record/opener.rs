@@ -8,8 +8,8 @@
 use core::fmt;
 
 use super::aead::Protection;
-use crate::protocol::wire::{HEADER_LEN, TAG_LEN, record_adata, record_len};
-use crate::protocol::{Cipher, RecordError, Version};
+use crate::wire::{HEADER_LEN, TAG_LEN, record_adata, record_len};
+use crate::{Cipher, RecordError, Version};
 
 /// What [`Opener::open`] found.
 #[derive(Debug, PartialEq, Eq)]

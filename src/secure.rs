@@ -1,4 +1,4 @@
-//! The spoke layer: runs a handshake from `crate::protocol` over an
+//! The spoke layer: runs a handshake from `spoke_protocol` over an
 //! underlying flow, then carries the flow's bytes as AEAD records.
 //!
 //! Owns: the underlying flow (closing this closes it), the sealer and
@@ -20,7 +20,7 @@ use super::bindings::exports::spoke::flow::types::{Error, ShutdownMode, WriteErr
 use super::errors;
 use super::flow::Conn;
 use super::tcp::ready_now;
-use crate::protocol::{
+use spoke_protocol::{
     Cipher, ClientHandshake, Config, Handshake, HandshakeError, Identities, Opened, Opener,
     RecordError, Sealer, ServerHandshake, Step, Version,
 };
@@ -135,7 +135,7 @@ fn run(
 fn drive(
     under: &mut Conn,
     mut machine: impl Handshake,
-) -> Result<Box<crate::protocol::Session>, WitHandshakeError> {
+) -> Result<Box<spoke_protocol::Session>, WitHandshakeError> {
     loop {
         match machine.step() {
             Step::Send(bytes) => under.write(&bytes).map_err(|e| match e {

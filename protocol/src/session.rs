@@ -8,8 +8,8 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
-use crate::protocol::handshake::ConfirmedKeys;
-use crate::protocol::{Cipher, Opener, Sealer, Version};
+use crate::handshake::ConfirmedKeys;
+use crate::{Cipher, Opener, Sealer, Version};
 
 /// Which side of the handshake we were.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

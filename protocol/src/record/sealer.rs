@@ -7,8 +7,8 @@
 use core::fmt;
 
 use super::aead::Protection;
-use crate::protocol::wire::{HEADER_LEN, MAX_PLAINTEXT, TAG_LEN, record_adata};
-use crate::protocol::{Cipher, RecordError, Version};
+use crate::wire::{HEADER_LEN, MAX_PLAINTEXT, TAG_LEN, record_adata};
+use crate::{Cipher, RecordError, Version};
 
 /// Seals our plaintext into records for the peer.
 pub struct Sealer {

@@ -5,9 +5,14 @@
 //! `§N` in this crate's comments refers to section N of `PROTOCOL.md`, the
 //! wire specification at the repository's top level.
 //!
+//! Needs no wasm and no wasmtime: a native Rust program speaks Spoke with
+//! this crate alone ([`stream::SecureStream`] runs it over a TCP stream),
+//! and the guest component runs the very same state machines inside wasm.
+//!
 //! Owns: every byte Spoke puts on or takes off the wire once a flow is
 //! secured. It is fed bytes and says what to send, like rustls'
-//! `Connection` or quinn-proto. Must never do I/O, block, read clocks, log
+//! `Connection` or quinn-proto. Its state machines must never do I/O (only
+//! [`stream`], an edge, does), block, read clocks, log
 //! secrets or panic on any input; the only thing it asks the OS for is
 //! randomness.
 //!
@@ -17,6 +22,8 @@
 //!   [`Opener`] (the peer's records);
 //! - [`wire`] parses and emits the public packet and record framing.
 
+#![warn(missing_docs)]
+
 mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -25,6 +32,8 @@ mod handshake;
 pub(crate) mod primitives;
 mod record;
 mod session;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod stream;
 pub mod wire;
 
 pub use error::{HandshakeError, RecordError};
@@ -136,5 +145,5 @@ mod testing;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-#[path = "../../tests/vectors.rs"]
+#[path = "../tests/vectors.rs"]
 mod vectors;

@@ -8,10 +8,10 @@ use core::fmt;
 
 use super::schedule::{PasswordKeys, PendingKeys, TranscriptInput, check_identities};
 use super::{Entropy, Handshake, Inbox, Step};
-use crate::protocol::primitives::ed25519::{Rejected, add, base_noclamp, mult_noclamp, sub};
-use crate::protocol::session::{Role, Session};
-use crate::protocol::wire::{PUBLIC_LEN, PublicPacket, VALIDATOR_LEN, X_LEN};
-use crate::protocol::{Cipher, Config, HandshakeError, Identities, Version};
+use crate::primitives::ed25519::{Rejected, add, base_noclamp, mult_noclamp, sub};
+use crate::session::{Role, Session};
+use crate::wire::{PUBLIC_LEN, PublicPacket, VALIDATOR_LEN, X_LEN};
+use crate::{Cipher, Config, HandshakeError, Identities, Version};
 use zeroize::Zeroizing;
 
 enum State {

@@ -2,13 +2,13 @@
 //! peer for Rust programs that need no wasm, the other end of the
 //! interoperability tests, and the native baseline of the benchmarks.
 //!
-//! Owns only the blocking I/O loop around [`spoke::protocol`]; every
+//! Owns only the blocking I/O loop around the protocol core; every
 //! protocol decision stays in the core. Never logs or prints secrets.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 
-use spoke::protocol::{
+use crate::{
     Cipher, ClientHandshake, Config, Handshake, HandshakeError, Identities, Opened, Opener, Sealer,
     ServerHandshake, Step,
 };

@@ -12,12 +12,10 @@ use super::schedule::{
     ConfirmedKeys, PasswordKeys, PendingKeys, TranscriptInput, check_identities,
 };
 use super::{Entropy, Handshake, Inbox, Step};
-use crate::protocol::primitives::ed25519::{
-    Point, add, base_noclamp, mult_clamp, mult_noclamp, sub,
-};
-use crate::protocol::session::{Role, Session};
-use crate::protocol::wire::{PUBLIC_LEN, PublicPacket, REPLY_LEN};
-use crate::protocol::{Cipher, Config, HandshakeError, Identities, Version};
+use crate::primitives::ed25519::{Point, add, base_noclamp, mult_clamp, mult_noclamp, sub};
+use crate::session::{Role, Session};
+use crate::wire::{PUBLIC_LEN, PublicPacket, REPLY_LEN};
+use crate::{Cipher, Config, HandshakeError, Identities, Version};
 
 enum State {
     AwaitPublic,
@@ -65,7 +63,7 @@ impl fmt::Debug for ClientHandshake {
     }
 }
 
-fn point_error(_: crate::protocol::primitives::ed25519::Rejected) -> HandshakeError {
+fn point_error(_: crate::primitives::ed25519::Rejected) -> HandshakeError {
     HandshakeError::PointNotOnPrimeOrderSubgroup
 }
 

@@ -1,0 +1,24 @@
+//! AEADs written for wasm simd128, as drop-ins for the RustCrypto types.
+//!
+//! - [`chacha::ChaCha20Poly1305`] implements the `aead` 0.5 traits of the
+//!   `chacha20poly1305` crate, with the same bytes;
+//! - [`gcm::Aes256Gcm`] implements the `aead` 0.6 traits of the `aes-gcm`
+//!   0.11 crate, with the same bytes.
+//!
+//! Inside wasm (`wasm32` with the `simd128` target feature) both run on
+//! `core::arch::wasm32` vectors and are about three times the speed of the
+//! RustCrypto crates there. Elsewhere the very same kernels run on a portable
+//! lane-array vector, so that the tests and benchmarks run natively too;
+//! native programs should keep the RustCrypto crates, whose AES-NI, VAES
+//! and AVX2 backends are faster. `spoke-protocol` uses this crate for its
+//! records inside wasm only.
+//!
+//! Both must never branch on or index by secrets, release plaintext before
+//! its tag is verified, touch a buffer whose tag is wrong, or print a key.
+
+#![warn(missing_docs)]
+
+pub mod chacha;
+pub mod gcm;
+#[cfg(test)]
+mod kernel_testing;
