@@ -53,6 +53,7 @@ use bindings::exports::spoke::flow::tcp as tcp_api;
 use bindings::exports::spoke::flow::types::{
     self, Error, Flow, FlowBorrow, ShutdownMode, WriteError,
 };
+use spoke_protocol::Role;
 use wasip2::io::poll::Pollable;
 use wasip2::io::streams::{InputStream, OutputStream};
 use wasip2::sockets::network::IpSocketAddress;
@@ -175,7 +176,7 @@ impl spoke_api::Guest for Component {
         password: Vec<u8>,
         cfg: Config,
     ) -> Result<Flow, HandshakeError> {
-        layer(secure::Role::Client, underlying, ids, password, cfg)
+        layer(Role::Client, underlying, ids, password, cfg)
     }
 
     fn server(
@@ -184,7 +185,7 @@ impl spoke_api::Guest for Component {
         password: Vec<u8>,
         cfg: Config,
     ) -> Result<Flow, HandshakeError> {
-        layer(secure::Role::Server, underlying, ids, password, cfg)
+        layer(Role::Server, underlying, ids, password, cfg)
     }
 
     fn handshake_error_message(e: HandshakeError) -> String {
@@ -201,7 +202,7 @@ impl spoke_api::Guest for Component {
 
 /// Runs a handshake over `underlying` and wraps the result in a new flow.
 fn layer(
-    role: secure::Role,
+    role: Role,
     underlying: Flow,
     ids: Identities,
     password: Vec<u8>,

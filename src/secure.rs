@@ -22,7 +22,7 @@ use super::flow::Conn;
 use super::tcp::ready_now;
 use spoke_protocol::{
     Cipher, ClientHandshake, Config, Handshake, HandshakeError, Identities, Opened, Opener,
-    RecordError, Sealer, ServerHandshake, Step, Version,
+    RecordError, Role, Sealer, ServerHandshake, Step, Version,
 };
 
 /// How much one read of the underlying flow asks for.
@@ -61,15 +61,6 @@ pub struct SecureFlow {
     read: ReadSide,
     write: WriteSide,
     closed: bool,
-}
-
-/// Which side of the handshake to run.
-#[derive(Clone, Copy)]
-pub enum Role {
-    /// Runs `ClientHandshake`.
-    Client,
-    /// Runs `ServerHandshake`.
-    Server,
 }
 
 /// Runs the handshake as `role` over `under`; on failure `under` is closed.

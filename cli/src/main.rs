@@ -22,7 +22,8 @@ use clap::Parser;
 use spoke_host::{Instance, NetworkPolicy};
 
 use cli::{Cli, Command, PasswordArgs};
-use session::{Role, Target};
+use session::Target;
+use spoke_host::Role;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result, anyhow, bail};
-use spoke_host::{Cipher, Flow, HandshakeError, Instance, NetworkPolicy, Spoke, SpokeConfig};
+use spoke_host::{Cipher, Flow, HandshakeError, Instance, NetworkPolicy, Role, Spoke, SpokeConfig};
 use zeroize::Zeroizing;
 
 use crate::cli::{PasswordArgs, ServerArgs};
@@ -117,15 +117,6 @@ pub fn cipher_name(c: Cipher) -> &'static str {
         Cipher::Aes256Gcm => "aes256-gcm",
         Cipher::Aes256Ccm => "aes256-ccm",
     }
-}
-
-/// Which side of the handshake to run.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// The connecting side.
-    Client,
-    /// The accepting side.
-    Server,
 }
 
 /// Runs the handshake over `flow` and returns the encrypted flow.

@@ -104,3 +104,5 @@ pub use instance::{Direction, Flow, Instance, Listener};
 pub use limits::{EPOCH_TICK, Limits};
 pub use policy::{LOOPBACK, NetworkPolicy};
 pub use runtime::{COMPONENT, Options, Spoke};
+/// A side of a Spoke handshake (the protocol core's).
+pub use spoke_protocol::Role;

@@ -39,7 +39,7 @@ pub mod wire;
 pub use error::{HandshakeError, RecordError};
 pub use handshake::{ClientHandshake, Handshake, ServerHandshake, Step};
 pub use record::{ChaCha, Opened, Opener, Sealer};
-pub use session::Session;
+pub use session::{Role, Session};
 
 /// The protocol version spoken on a flow. Never negotiated: both sides must
 /// be configured alike, and a mismatch is an error, never a fallback.

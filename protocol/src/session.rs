@@ -11,10 +11,13 @@ use zeroize::Zeroizing;
 use crate::handshake::ConfirmedKeys;
 use crate::{Cipher, Opener, Sealer, Version};
 
-/// Which side of the handshake we were.
+/// A side of the handshake: the client speaks first with the password, the
+/// server answers with the public packet (§3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Role {
+pub enum Role {
+    /// The connecting side: runs [`ClientHandshake`](crate::ClientHandshake).
     Client,
+    /// The accepting side: runs [`ServerHandshake`](crate::ServerHandshake).
     Server,
 }
 
