@@ -9,6 +9,9 @@ use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+mod common;
+
+use common::{echo, pattern, serve};
 use spoke_host::{CommandComponent, CommandExit, Invocation, NetworkPolicy};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -33,35 +36,15 @@ fn echo_server() -> CommandComponent {
     .clone()
 }
 
-/// `len` bytes in which a dropped, duplicated or reordered chunk shows.
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len as u64)
-        .map(|i| {
-            let x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            (x ^ (x >> 29) ^ (x >> 47)) as u8
-        })
-        .collect()
-}
-
-/// A native echo server on 127.0.0.1 that echoes each connection until its
-/// end-of-stream, then half-closes; it counts the connections it accepted.
+/// A native echo server on 127.0.0.1 (the common one) that also counts
+/// the connections it accepted.
 async fn native_echo() -> (SocketAddr, tokio::sync::watch::Receiver<usize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let (count_tx, count_rx) = tokio::sync::watch::channel(0usize);
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            count_tx.send_modify(|n| *n += 1);
-            tokio::spawn(async move {
-                let (mut r, mut w) = sock.split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-                let _ = w.shutdown().await;
-            });
-        }
-    });
+    let addr = serve(move |sock| {
+        count_tx.send_modify(|n| *n += 1);
+        echo(sock)
+    })
+    .await;
     (addr, count_rx)
 }
 

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 
-use common::{pattern, read_to_end, spoke, within};
+use common::{connect_to, connected_pair, pattern, read_to_end, spoke, within};
 use spoke_host::{
     Cipher, Flow, FlowError, HandshakeError, Instance, NetworkPolicy, ShutdownMode, SpokeConfig,
 };
@@ -56,25 +56,6 @@ fn core_config(cfg: &SpokeConfig) -> CoreConfig {
         iterations: cfg.iterations,
         max_iterations: cfg.max_iterations,
     }
-}
-
-/// A server instance listening on loopback and a client instance allowed to
-/// reach it, each holding the plain flow of one connection.
-async fn connected_pair() -> ((Instance, Flow), (Instance, Flow)) {
-    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let mut server = spoke()
-        .instantiate(NetworkPolicy::deny_all().allow_listen(any))
-        .await
-        .unwrap();
-    let listener = server.listen(any).await.unwrap();
-    let addr = server.listener_address(&listener).await.unwrap();
-    let mut client = spoke()
-        .instantiate(NetworkPolicy::deny_all().allow_connect(addr))
-        .await
-        .unwrap();
-    let (accepted, connected) =
-        tokio::join!(server.accept(&listener), client.connect_address(addr));
-    ((server, accepted.unwrap()), (client, connected.unwrap()))
 }
 
 /// Both ends in components, handshaken with `cfg`.
@@ -197,15 +178,7 @@ async fn the_native_core_and_the_component_interoperate_in_both_roles_and_versio
             }
             w.shutdown_write().unwrap();
         });
-        let mut client = spoke()
-            .instantiate(NetworkPolicy::deny_all().allow_connect(addr))
-            .await
-            .unwrap();
-        let flow = client.connect_address(addr).await.unwrap();
-        let flow = client
-            .spoke_client(flow, IDS, PASSWORD, &cfg)
-            .await
-            .expect("component client handshake");
+        let (mut client, flow) = secure_client(addr, &cfg, "component client handshake").await;
         let (mut sent, mut got) = (0, Vec::new());
         while sent < data.len() || got.len() < data.len() {
             if sent < data.len() && sent - got.len() < 1 << 20 {
@@ -288,15 +261,7 @@ async fn a_stream_cut_without_the_close_marker_is_truncated_in_v2_and_a_clean_en
             // Cut the connection without the close marker.
             secure.get_ref().shutdown(std::net::Shutdown::Both).unwrap();
         });
-        let mut client = spoke()
-            .instantiate(NetworkPolicy::deny_all().allow_connect(addr))
-            .await
-            .unwrap();
-        let flow = client.connect_address(addr).await.unwrap();
-        let flow = client
-            .spoke_client(flow, IDS, PASSWORD, &cfg)
-            .await
-            .unwrap();
+        let (mut client, flow) = secure_client(addr, &cfg, "component client handshake").await;
         native.join().unwrap();
         let mut got = Vec::new();
         let end = loop {
@@ -366,15 +331,8 @@ async fn a_flipped_bit_in_a_record_is_corrupted_and_stays_so() {
         let _ = client_side.shutdown(std::net::Shutdown::Both);
         let _ = up.join();
     });
-    let mut client = spoke()
-        .instantiate(NetworkPolicy::deny_all().allow_connect(relay_addr))
-        .await
-        .unwrap();
-    let flow = client.connect_address(relay_addr).await.unwrap();
-    let flow = client
-        .spoke_client(flow, IDS, PASSWORD, &cfg)
-        .await
-        .expect("the handshake itself is untouched");
+    let (mut client, flow) =
+        secure_client(relay_addr, &cfg, "the handshake itself is untouched").await;
     assert_eq!(client.read(&flow, 1 << 16).await, Err(FlowError::Corrupted));
     assert_eq!(
         client.read(&flow, 1 << 16).await,
@@ -393,6 +351,18 @@ fn hostile_server(public: Vec<u8>) -> (SocketAddr, thread::JoinHandle<()>) {
         let mut sink = Vec::new();
         let _ = s.read_to_end(&mut sink);
     })
+}
+
+/// A component client allowed to reach `addr` (only), connected there and
+/// secured with `cfg`; `what` names the handshake if it fails.
+async fn secure_client(addr: SocketAddr, cfg: &SpokeConfig, what: &str) -> (Instance, Flow) {
+    let mut client = spoke().instantiate(connect_to(addr)).await.unwrap();
+    let flow = client.connect_address(addr).await.unwrap();
+    let flow = client
+        .spoke_client(flow, IDS, PASSWORD, cfg)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    (client, flow)
 }
 
 async fn client_against(addr: SocketAddr, cfg: &SpokeConfig) -> HandshakeError {

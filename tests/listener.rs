@@ -3,25 +3,14 @@
 
 mod common;
 
-use std::net::SocketAddr;
-
-use common::{pattern, read_exact, read_to_end, spoke, within};
+use common::{listening, pattern, read_exact, read_to_end, spoke, within};
 use spoke_host::{NetworkPolicy, ShutdownMode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-fn listen_policy(addr: &str) -> NetworkPolicy {
-    NetworkPolicy::deny_all().allow_listen(addr.parse().unwrap())
-}
-
 #[tokio::test]
 async fn a_guest_listener_accepts_a_native_client_and_data_flows_both_ways() {
-    let mut inst = spoke()
-        .instantiate(listen_policy("127.0.0.1:0"))
-        .await
-        .unwrap();
-    let listener = inst.listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let addr = inst.listener_address(&listener).await.unwrap();
+    let (mut inst, listener, addr) = listening("127.0.0.1:0").await;
     assert_eq!(addr.ip().to_string(), "127.0.0.1");
     assert_ne!(addr.port(), 0, "the listener reports the port it got");
 
@@ -53,12 +42,7 @@ async fn a_guest_listener_accepts_a_native_client_and_data_flows_both_ways() {
 
 #[tokio::test]
 async fn a_listener_accepts_several_clients_one_after_the_other() {
-    let mut inst = spoke()
-        .instantiate(listen_policy("127.0.0.1:0"))
-        .await
-        .unwrap();
-    let listener = inst.listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let addr = inst.listener_address(&listener).await.unwrap();
+    let (mut inst, listener, addr) = listening("127.0.0.1:0").await;
     for i in 0..3u8 {
         let client = tokio::spawn(async move {
             let mut sock = TcpStream::connect(addr).await.unwrap();
@@ -78,9 +62,7 @@ async fn a_listener_accepts_several_clients_one_after_the_other() {
 
 #[tokio::test]
 async fn acceptable_waits_for_a_client_without_blocking_the_host() {
-    let mut inst = spoke().instantiate(listen_policy("[::1]:0")).await.unwrap();
-    let listener = inst.listen("[::1]:0".parse().unwrap()).await.unwrap();
-    let addr: SocketAddr = inst.listener_address(&listener).await.unwrap();
+    let (mut inst, listener, addr) = listening("[::1]:0").await;
     // Nobody has connected yet, so waiting cannot finish before the client
     // connects; the wait runs in the host while the client task connects.
     let client = tokio::spawn(async move { TcpStream::connect(addr).await.unwrap() });
@@ -94,12 +76,7 @@ async fn acceptable_waits_for_a_client_without_blocking_the_host() {
 
 #[tokio::test]
 async fn a_guest_listener_and_a_guest_client_talk_through_two_instances() {
-    let mut server = spoke()
-        .instantiate(listen_policy("127.0.0.1:0"))
-        .await
-        .unwrap();
-    let listener = server.listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let addr = server.listener_address(&listener).await.unwrap();
+    let (mut server, listener, addr) = listening("127.0.0.1:0").await;
     let mut client = spoke()
         .instantiate(NetworkPolicy::deny_all().allow_connect(addr))
         .await

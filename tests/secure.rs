@@ -3,28 +3,10 @@
 
 mod common;
 
-use common::{pattern, read_to_end, spoke, within};
-use spoke_host::{
-    Cipher, Flow, HandshakeError, Instance, NetworkPolicy, ShutdownMode, SpokeConfig,
-};
+use common::{connected_pair, pattern, read_to_end, within};
+use spoke_host::{Cipher, HandshakeError, ShutdownMode, SpokeConfig};
 
 const IDS: (&str, &str) = ("alice", "bob");
-
-/// A server instance listening on loopback and a client instance allowed to
-/// reach it, each with the plain flow of one connection.
-async fn connected_pair() -> ((Instance, Flow), (Instance, Flow)) {
-    let policy = NetworkPolicy::deny_all().allow_listen("127.0.0.1:0".parse().unwrap());
-    let mut server = spoke().instantiate(policy).await.unwrap();
-    let listener = server.listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let addr = server.listener_address(&listener).await.unwrap();
-    let mut client = spoke()
-        .instantiate(NetworkPolicy::deny_all().allow_connect(addr))
-        .await
-        .unwrap();
-    let (accepted, connected) =
-        tokio::join!(server.accept(&listener), client.connect_address(addr));
-    ((server, accepted.unwrap()), (client, connected.unwrap()))
-}
 
 fn fast_config() -> SpokeConfig {
     SpokeConfig {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use common::{echo_server, pattern, spoke, within};
+use common::{echo, echo_server, pattern, read_until, serve, spoke, within};
 use spoke_host::SpokeConfig;
 use spoke_host::tunnel::{self, Failure, Report, Side, TunnelConfig, TunnelHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -78,35 +78,21 @@ async fn next_report(reports: &mut mpsc::UnboundedReceiver<Report>) -> Report {
 /// A tiny HTTP/1.0 server: reads the request head, answers with a body
 /// naming the path, and closes.
 async fn http_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    if sock.read(&mut byte).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
-                let head = String::from_utf8_lossy(&head).into_owned();
-                let path = head.split(' ').nth(1).unwrap_or("?").to_owned();
-                let body = format!("you asked for {path}\n");
-                let response = format!(
-                    "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = sock.write_all(response.as_bytes()).await;
-                let _ = sock.shutdown().await;
-            });
-        }
-    });
-    addr
+    serve(|mut sock| async move {
+        let Some(head) = read_until(&mut sock, b"\r\n\r\n").await else {
+            return;
+        };
+        let head = String::from_utf8_lossy(&head).into_owned();
+        let path = head.split(' ').nth(1).unwrap_or("?").to_owned();
+        let body = format!("you asked for {path}\n");
+        let response = format!(
+            "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = sock.write_all(response.as_bytes()).await;
+        let _ = sock.shutdown().await;
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -289,46 +275,28 @@ async fn a_wrong_password_is_refused_and_the_tunnel_keeps_serving() {
 /// `echo` echoes the rest; `cut N` sends N bytes of a response that should
 /// have been longer, then closes cleanly; `reset` reads a little and aborts.
 async fn scripted_target() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut line = Vec::new();
-                let mut byte = [0u8; 1];
-                while !line.ends_with(b"\n") {
-                    if sock.read(&mut byte).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    line.push(byte[0]);
-                }
-                let line = String::from_utf8_lossy(&line).trim().to_owned();
-                match line.split_once(' ').unwrap_or((&line, "")) {
-                    ("echo", _) => {
-                        let (mut r, mut w) = sock.split();
-                        let _ = tokio::io::copy(&mut r, &mut w).await;
-                        let _ = w.shutdown().await;
-                    }
-                    ("cut", n) => {
-                        let n: usize = n.parse().unwrap();
-                        let _ = sock.write_all(&pattern(n)).await;
-                        let _ = sock.shutdown().await;
-                        drop(sock);
-                    }
-                    _ => {
-                        let mut some = vec![0; 4096];
-                        let _ = sock.read(&mut some).await;
-                        let _ = sock.set_zero_linger();
-                        drop(sock);
-                    }
-                }
-            });
+    serve(|mut sock| async move {
+        let Some(line) = read_until(&mut sock, b"\n").await else {
+            return;
+        };
+        let line = String::from_utf8_lossy(&line).trim().to_owned();
+        match line.split_once(' ').unwrap_or((&line, "")) {
+            ("echo", _) => echo(sock).await,
+            ("cut", n) => {
+                let n: usize = n.parse().unwrap();
+                let _ = sock.write_all(&pattern(n)).await;
+                let _ = sock.shutdown().await;
+                drop(sock);
+            }
+            _ => {
+                let mut some = vec![0; 4096];
+                let _ = sock.read(&mut some).await;
+                let _ = sock.set_zero_linger();
+                drop(sock);
+            }
         }
-    });
-    addr
+    })
+    .await
 }
 
 /// Starts an echo connection through the tunnel and checks one exchange.
