@@ -49,24 +49,53 @@ const DEADLINE: Duration = Duration::from_secs(120);
 /// returns the time it took (`None` if it failed or stalled).
 type Run<'a> = Box<dyn Fn(&Path) -> Option<Duration> + 'a>;
 
+/// What to run, from the environment.
+struct Settings {
+    /// MB echoed by every echo path.
+    mb: usize,
+    /// MB copied by the send paths.
+    send_mb: usize,
+    rounds: usize,
+    /// The groups to run (`SPOKE_USER_ONLY`, comma-separated); all if `None`.
+    only: Option<String>,
+}
+
+impl Settings {
+    fn from_env() -> Self {
+        let env_num = |name: &str, default: usize| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        Settings {
+            mb: env_num("SPOKE_USER_MB", 100),
+            send_mb: env_num("SPOKE_USER_SEND_MB", 1000),
+            rounds: env_num("SPOKE_USER_ROUNDS", 3).max(1),
+            only: std::env::var("SPOKE_USER_ONLY").ok(),
+        }
+    }
+
+    fn wanted(&self, group: &str) -> bool {
+        self.only
+            .as_deref()
+            .is_none_or(|o| o.split(',').any(|g| g == group))
+    }
+}
+
+/// One path of a group: its label and how to run it.
+struct UserPath<'a> {
+    group: &'static str,
+    label: &'static str,
+    run: Run<'a>,
+}
+
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return; // `cargo test` builds benches and runs them without --bench
     }
-    let env_num = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let mb = env_num("SPOKE_USER_MB", 100);
-    let send_mb = env_num("SPOKE_USER_SEND_MB", 1000);
-    let rounds = env_num("SPOKE_USER_ROUNDS", 3).max(1);
-    let only = std::env::var("SPOKE_USER_ONLY").ok();
-    let wanted = |group: &str| {
-        only.as_deref()
-            .is_none_or(|o| o.split(',').any(|g| g == group))
-    };
+    let settings = Settings::from_env();
+    let (mb, send_mb, rounds) = (settings.mb, settings.send_mb, settings.rounds);
 
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("user_paths");
     let _ = std::fs::remove_dir_all(&dir);
@@ -74,7 +103,7 @@ fn main() {
     let input = dir.join("in");
     write_payload(&input, mb * 1_000_000);
     let big = dir.join("big.bin");
-    if wanted("send") {
+    if settings.wanted("send") {
         write_payload(&big, send_mb * 1_000_000);
     }
     std::fs::write(dir.join("pw"), format!("{PASSWORD}\n")).unwrap();
@@ -92,96 +121,135 @@ fn main() {
     println!("ms of wall time and CPU ms of the path's processes (medians over the rounds);");
     println!("ratio = the anchor's time / this path's, so above 1 means Spoke is faster.\n");
 
-    // (group, label, run), taking turns in this order within a round; the
-    // first path of a group is its anchor.
-    let secure = ["--secure", "--password-file", "pw"];
-    let compat = [
+    let paths = user_paths(&ctx, &settings, &big);
+    let times = take_turns(&paths, rounds, &dir, &input, &big);
+    print_table(&paths, &times);
+    println!();
+    tools.report_skipped();
+    println!(
+        "mixed-server: the OCaml client against Spoke --compat's echo (ChaCha20-Poly1305 both ways);"
+    );
+    println!(
+        "mixed-client: Spoke --compat's client against the OCaml echo (which answers in AES-256-GCM);"
+    );
+    println!(
+        "composed: spoke-cat under `wasmtime run` (the anchor) and `spoke run`, and `spoke connect`."
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The paths to run, in the order they take turns within a round; the first
+/// path of a group is its anchor.
+fn user_paths<'a>(ctx: &'a Ctx<'a>, settings: &Settings, big: &'a Path) -> Vec<UserPath<'a>> {
+    const SECURE: &[&str] = &["--secure", "--password-file", "pw"];
+    const COMPAT: &[&str] = &[
         "--compat",
         "--identity",
         "client,server",
         "--password-file",
         "pw",
     ];
-    let mut paths: Vec<(&str, &str, Run)> = Vec::new();
-    if wanted("netcat") {
+    let tools = ctx.tools;
+    let mut paths = Vec::new();
+    let mut add = |group, label, run: Run<'a>| paths.push(UserPath { group, label, run });
+    if settings.wanted("netcat") {
         if tools.socat {
-            paths.push(("netcat", "socat", Box::new(|out| ctx.socat_echo(out))));
+            add("netcat", "socat", Box::new(|out| ctx.socat_echo(out)));
         }
-        paths.push(("netcat", "spoke", Box::new(|out| ctx.spoke_echo(out, &[]))));
+        add("netcat", "spoke", Box::new(|out| ctx.spoke_echo(out, &[])));
     }
-    if wanted("secure") {
+    if settings.wanted("secure") {
         if tools.ref_peer.is_some() {
-            paths.push(("secure", "ocaml", Box::new(|out| ctx.ocaml_to_ocaml(out))));
+            add("secure", "ocaml", Box::new(|out| ctx.ocaml_to_ocaml(out)));
         }
-        paths.push((
+        add(
             "secure",
             "spoke",
-            Box::new(|out| ctx.spoke_echo(out, &secure)),
-        ));
+            Box::new(|out| ctx.spoke_echo(out, SECURE)),
+        );
     }
-    if wanted("mixed") && tools.ref_peer.is_some() {
-        paths.push((
+    if settings.wanted("mixed") && tools.ref_peer.is_some() {
+        add(
             "mixed-server",
             "ocaml",
             Box::new(|out| ctx.ocaml_to_ocaml(out)),
-        ));
-        paths.push((
+        );
+        add(
             "mixed-server",
             "spoke",
-            Box::new(|out| ctx.ocaml_to_spoke(out, &compat)),
-        ));
-        paths.push((
+            Box::new(|out| ctx.ocaml_to_spoke(out, COMPAT)),
+        );
+        add(
             "mixed-client",
             "ocaml",
             Box::new(|out| ctx.ocaml_to_ocaml(out)),
-        ));
-        paths.push((
+        );
+        add(
             "mixed-client",
             "spoke",
-            Box::new(|out| ctx.spoke_to_ocaml(out, &compat)),
-        ));
+            Box::new(|out| ctx.spoke_to_ocaml(out, COMPAT)),
+        );
     }
-    if wanted("tunnel") && tools.socat {
+    if settings.wanted("tunnel") && tools.socat {
         if tools.stunnel {
-            paths.push(("tunnel", "stunnel", Box::new(|out| ctx.stunnel(out))));
+            add("tunnel", "stunnel", Box::new(|out| ctx.stunnel(out)));
         }
-        paths.push(("tunnel", "spoke", Box::new(|out| ctx.spoke_tunnel(out))));
+        add("tunnel", "spoke", Box::new(|out| ctx.spoke_tunnel(out)));
     }
-    if wanted("composed") {
+    if settings.wanted("composed") {
         if let Some(w) = &tools.wasmtime {
-            paths.push((
+            add(
                 "composed",
                 "wasmtime",
                 Box::new(move |out| ctx.spoke_cat(out, Some(w))),
-            ));
+            );
         }
-        paths.push((
+        add(
             "composed",
             "spoke run",
             Box::new(|out| ctx.spoke_cat(out, None)),
-        ));
-        paths.push((
+        );
+        add(
             "composed",
             "connect",
             Box::new(|out| ctx.spoke_echo(out, &[])),
-        ));
+        );
     }
-    if wanted("send") {
+    if settings.wanted("send") {
         if tools.socat {
-            paths.push(("send", "socat", Box::new(|out| ctx.socat_copy(out, &big))));
+            add(
+                "send",
+                "socat",
+                Box::new(move |out| ctx.socat_copy(out, big)),
+            );
         }
-        paths.push(("send", "spoke", Box::new(|out| ctx.spoke_send(out, &big))));
+        add(
+            "send",
+            "spoke",
+            Box::new(move |out| ctx.spoke_send(out, big)),
+        );
     }
+    paths
+}
 
-    // Every path's (wall ms, CPU ms) per successful round.
+/// Runs every path once a round, in turns, and checks each output against
+/// its input; returns every path's (wall ms, CPU ms) per successful round.
+fn take_turns(
+    paths: &[UserPath],
+    rounds: usize,
+    dir: &Path,
+    input: &Path,
+    big: &Path,
+) -> Vec<Vec<(f64, f64)>> {
     let mut times: Vec<Vec<(f64, f64)>> = vec![Vec::new(); paths.len()];
     for round in 1..=rounds {
-        for (i, (group, label, run)) in paths.iter().enumerate() {
+        for (i, path) in paths.iter().enumerate() {
+            let (group, label) = (path.group, path.label);
             let out = dir.join(format!("out-{i}"));
             let cpu0 = children_cpu();
-            let wall = run(&out);
+            let wall = (path.run)(&out);
             let cpu = children_cpu().saturating_sub(cpu0);
-            let expected = if *group == "send" { &big } else { &input };
+            let expected = if group == "send" { big } else { input };
             match wall {
                 Some(w) if same_file(&out, expected) => {
                     times[i].push((w.as_secs_f64() * 1e3, cpu.as_secs_f64() * 1e3))
@@ -194,10 +262,15 @@ fn main() {
             let _ = std::fs::remove_file(&out);
         }
     }
+    times
+}
 
+/// Prints each group's paths: medians, and the ratio to the group's anchor
+/// with every round's.
+fn print_table(paths: &[UserPath], times: &[Vec<(f64, f64)>]) {
     let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, (group, ..)) in paths.iter().enumerate() {
-        groups.entry(group).or_default().push(i);
+    for (i, path) in paths.iter().enumerate() {
+        groups.entry(path.group).or_default().push(i);
     }
     println!(
         "{:<14} {:<10} {:>8} {:>8}  {:>6}  rounds",
@@ -206,7 +279,7 @@ fn main() {
     for (group, members) in &groups {
         let anchor = &times[members[0]];
         for (k, &i) in members.iter().enumerate() {
-            let (_, label, _) = &paths[i];
+            let label = paths[i].label;
             let t = &times[i];
             if t.is_empty() {
                 println!("{group:<14} {label:<10} no successful round");
@@ -230,18 +303,6 @@ fn main() {
             );
         }
     }
-    println!();
-    tools.report_skipped();
-    println!(
-        "mixed-server: the OCaml client against Spoke --compat's echo (ChaCha20-Poly1305 both ways);"
-    );
-    println!(
-        "mixed-client: Spoke --compat's client against the OCaml echo (which answers in AES-256-GCM);"
-    );
-    println!(
-        "composed: spoke-cat under `wasmtime run` (the anchor) and `spoke run`, and `spoke connect`."
-    );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// What the anchors need, found on this machine.
