@@ -593,137 +593,248 @@ fn main() {
     rt.block_on(async {
         let t = Instant::now();
         let spoke = Spoke::new().expect("load the component");
-        println!("compile the component: {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
-
-        // One path alone, repeated, for profiling: SPOKE_BENCH_ONLY=native,
-        // host (b), copy (c), native-proxy (a'), proxy (d), the encrypted
-        // proxied or driven, or plain (all the plain paths in turn).
-        if let Ok(only) = std::env::var("SPOKE_BENCH_ONLY") {
-            let c = CoreCipher::ChaCha20Poly1305;
-            for _ in 0..5 {
-                if only == "plain" {
-                    let a = mbps(data.len(), native_plain(data));
-                    let b = mbps(data.len(), component_driven_own_thread(&spoke, data).await);
-                    let c = mbps(data.len(), component_copy_own_thread(&spoke, data).await);
-                    let a2 = mbps(data.len(), native_proxied(data));
-                    let d = mbps(data.len(), component_proxied(&spoke, data).await);
-                    println!(
-                        "(a) {a:.0}  (b) {b:.0} {:.2}  (c) {c:.0} {:.2}  (a') {a2:.0}  (d) {d:.0} {:.2}",
-                        b / a,
-                        c / a,
-                        d / a2
-                    );
-                    continue;
-                }
-                let d = match only.as_str() {
-                    "proxied" => component_secure_proxied(&spoke, c, data).await,
-                    "driven" => component_secure(&spoke, c, data).await.1,
-                    "copy" => component_copy_own_thread(&spoke, data).await,
-                    "host" => component_driven_own_thread(&spoke, data).await,
-                    "native" => native_plain(data),
-                    "proxy" => component_proxied(&spoke, data).await,
-                    "native-proxy" => native_proxied(data),
-                    other => panic!("SPOKE_BENCH_ONLY: unknown path {other}"),
-                };
-                println!("{only}: {:.0} MB/s", mbps(data.len(), d));
-            }
-            return;
-        }
-
-        // Loopback throughput on a shared machine drifts by 10% and more
-        // from one run to the next, so the paths take turns, round
-        // after round, and each ratio is the median of the rounds' ratios.
-        let rounds: usize = std::env::var("SPOKE_BENCH_ROUNDS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(7)
-            .max(1);
-        println!("\n== plain echo of {mb} MiB over loopback, {rounds} rounds taking turns (medians)");
-        println!("own thread: the instance on a current-thread runtime of its own; shared: on the bench's 2-worker runtime.");
-        println!("CPU: this process's CPU time over all rounds (both ends of the echo), against native's.");
-        let mut speed: [Vec<f64>; 7] = Default::default();
-        let mut cpu = [0u64; 7];
-        let mut clock = CpuClock::start();
-        for _ in 0..rounds {
-            speed[0].push(mbps(data.len(), native_plain(data)));
-            cpu[0] += clock.lap();
-            speed[1].push(mbps(data.len(), component_driven_own_thread(&spoke, data).await));
-            cpu[1] += clock.lap();
-            speed[2].push(mbps(data.len(), component_copy_own_thread(&spoke, data).await));
-            cpu[2] += clock.lap();
-            speed[3].push(mbps(data.len(), component_driven(&spoke, data).await));
-            cpu[3] += clock.lap();
-            speed[4].push(mbps(data.len(), component_copy(&spoke, data).await));
-            cpu[4] += clock.lap();
-            speed[5].push(mbps(data.len(), native_proxied(data)));
-            cpu[5] += clock.lap();
-            speed[6].push(mbps(data.len(), component_proxied(&spoke, data).await));
-            cpu[6] += clock.lap();
-        }
-        let row = |label: &str, path: &[f64], base: &[f64], cpu: u64, base_cpu: u64, target: &str| {
-            let ratios: Vec<f64> = path.iter().zip(base).map(|(x, a)| x / a).collect();
-            println!(
-                "{label}  {:6.0} MB/s   {:.2} (rounds {})   CPU {:.2}{target}",
-                fmedian(path),
-                fmedian(&ratios),
-                spread(&ratios),
-                cpu as f64 / base_cpu.max(1) as f64
-            );
-        };
-        let a = &speed[0];
-        row("(a) native std sockets                      ", a, a, cpu[0], cpu[0], "");
-        row("(b) host driving component flows, own thread", &speed[1], a, cpu[1], cpu[0], "  (target >= 0.90)");
-        row("(c) copy loop inside the guest, own thread  ", &speed[2], a, cpu[2], cpu[0], "  (target >= 1.00)");
-        row("    (b) on a shared runtime                 ", &speed[3], a, cpu[3], cpu[0], "");
-        row("    (c) on a shared runtime                 ", &speed[4], a, cpu[4], cpu[0], "");
-        println!("through a proxy to a native echo server, against (a') as the baseline:");
-        row("(a') a native proxy, a thread each way      ", &speed[5], &speed[5], cpu[5], cpu[5], "");
-        row("(d) proxy inside the guest, own thread      ", &speed[6], &speed[5], cpu[6], cpu[5], "");
-
-        println!("\n== cost");
-        let n = 200;
-        let mut times = Vec::with_capacity(n);
-        for _ in 0..n {
-            let t = Instant::now();
-            let inst = spoke.instantiate(NetworkPolicy::deny_all()).await.unwrap();
-            times.push(t.elapsed());
-            drop(inst);
-        }
-        println!("instantiate: median {:.0} us over {n}", median(times).as_secs_f64() * 1e6);
-        let (shared, own) = memory_per_flow(&spoke).await;
-        println!("memory per open flow: {shared:.1} KiB in a shared instance, {own:.1} KiB with an instance of its own");
-        println!("  (growth of this process's resident memory over 256 flows, both socket ends included)");
-
-        println!("\n== handshake (PBKDF2 16 iterations; median of 15)");
-        let mut native = Vec::new();
-        let mut wasm = Vec::new();
-        for _ in 0..15 {
-            native.push(tokio::task::spawn_blocking(|| native_secure(CoreCipher::ChaCha20Poly1305, &[]).0).await.unwrap());
-            wasm.push(component_secure(&spoke, CoreCipher::ChaCha20Poly1305, &[]).await.0);
-        }
-        let (n, w) = (median(native), median(wasm));
         println!(
-            "native {:.2} ms   wasm {:.2} ms   wasm/native {:.2}",
-            n.as_secs_f64() * 1e3,
-            w.as_secs_f64() * 1e3,
-            w.as_secs_f64() / n.as_secs_f64()
+            "compile the component: {:.0} ms",
+            t.elapsed().as_secs_f64() * 1e3
         );
-
-        println!("\n== encrypted echo of {mb} MiB, the same cipher both ways (MB/s of payload)");
-        println!("native: the core over std sockets at both ends.");
-        println!("wasm: both ends in components, bytes moved inside the guests (a plain flow proxied into an encrypted one).");
-        println!("wasm, host-driven: the host writes and reads the client's flow (Instance::write and read).");
-        println!("(The OCaml reference is measured, with the rest of the paths users run, by the user_paths bench.)");
-        for c in [CoreCipher::ChaCha20Poly1305, CoreCipher::Aes256Gcm, CoreCipher::Aes256Ccm] {
-            let native = tokio::task::spawn_blocking(move || native_secure(c, data).1).await.unwrap();
-            let wasm = component_secure_proxied(&spoke, c, data).await;
-            let (_, driven) = component_secure(&spoke, c, data).await;
-            let (n, w, d) = (mbps(data.len(), native), mbps(data.len(), wasm), mbps(data.len(), driven));
-            println!(
-                "{:<18} native {n:6.0}   wasm {w:6.0} ({:.2} of native)   wasm host-driven {d:6.0}",
-                format!("{c:?}"),
-                w / n,
-            );
+        if let Ok(only) = std::env::var("SPOKE_BENCH_ONLY") {
+            return one_path(&spoke, data, &only).await;
         }
+        plain_echo(&spoke, data, mb).await;
+        cost(&spoke).await;
+        handshake(&spoke).await;
+        encrypted_echo(&spoke, data, mb).await;
     });
+}
+
+/// One path alone, repeated, for profiling: SPOKE_BENCH_ONLY=native,
+/// host (b), copy (c), native-proxy (a'), proxy (d), the encrypted
+/// proxied or driven, or plain (all the plain paths in turn).
+async fn one_path(spoke: &Spoke, data: &'static [u8], only: &str) {
+    let c = CoreCipher::ChaCha20Poly1305;
+    for _ in 0..5 {
+        if only == "plain" {
+            let a = mbps(data.len(), native_plain(data));
+            let b = mbps(data.len(), component_driven_own_thread(spoke, data).await);
+            let c = mbps(data.len(), component_copy_own_thread(spoke, data).await);
+            let a2 = mbps(data.len(), native_proxied(data));
+            let d = mbps(data.len(), component_proxied(spoke, data).await);
+            println!(
+                "(a) {a:.0}  (b) {b:.0} {:.2}  (c) {c:.0} {:.2}  (a') {a2:.0}  (d) {d:.0} {:.2}",
+                b / a,
+                c / a,
+                d / a2
+            );
+            continue;
+        }
+        let d = match only {
+            "proxied" => component_secure_proxied(spoke, c, data).await,
+            "driven" => component_secure(spoke, c, data).await.1,
+            "copy" => component_copy_own_thread(spoke, data).await,
+            "host" => component_driven_own_thread(spoke, data).await,
+            "native" => native_plain(data),
+            "proxy" => component_proxied(spoke, data).await,
+            "native-proxy" => native_proxied(data),
+            other => panic!("SPOKE_BENCH_ONLY: unknown path {other}"),
+        };
+        println!("{only}: {:.0} MB/s", mbps(data.len(), d));
+    }
+}
+
+/// The plain echo paths (and the proxies), taking turns round after round.
+async fn plain_echo(spoke: &Spoke, data: &'static [u8], mb: usize) {
+    // Loopback throughput on a shared machine drifts by 10% and more
+    // from one run to the next, so the paths take turns, round
+    // after round, and each ratio is the median of the rounds' ratios.
+    let rounds: usize = std::env::var("SPOKE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7)
+        .max(1);
+    println!("\n== plain echo of {mb} MiB over loopback, {rounds} rounds taking turns (medians)");
+    println!(
+        "own thread: the instance on a current-thread runtime of its own; shared: on the bench's 2-worker runtime."
+    );
+    println!(
+        "CPU: this process's CPU time over all rounds (both ends of the echo), against native's."
+    );
+    let mut speed: [Vec<f64>; 7] = Default::default();
+    let mut cpu = [0u64; 7];
+    let mut clock = CpuClock::start();
+    for _ in 0..rounds {
+        speed[0].push(mbps(data.len(), native_plain(data)));
+        cpu[0] += clock.lap();
+        speed[1].push(mbps(
+            data.len(),
+            component_driven_own_thread(spoke, data).await,
+        ));
+        cpu[1] += clock.lap();
+        speed[2].push(mbps(
+            data.len(),
+            component_copy_own_thread(spoke, data).await,
+        ));
+        cpu[2] += clock.lap();
+        speed[3].push(mbps(data.len(), component_driven(spoke, data).await));
+        cpu[3] += clock.lap();
+        speed[4].push(mbps(data.len(), component_copy(spoke, data).await));
+        cpu[4] += clock.lap();
+        speed[5].push(mbps(data.len(), native_proxied(data)));
+        cpu[5] += clock.lap();
+        speed[6].push(mbps(data.len(), component_proxied(spoke, data).await));
+        cpu[6] += clock.lap();
+    }
+    let row = |label: &str, path: &[f64], base: &[f64], cpu: u64, base_cpu: u64, target: &str| {
+        let ratios: Vec<f64> = path.iter().zip(base).map(|(x, a)| x / a).collect();
+        println!(
+            "{label}  {:6.0} MB/s   {:.2} (rounds {})   CPU {:.2}{target}",
+            fmedian(path),
+            fmedian(&ratios),
+            spread(&ratios),
+            cpu as f64 / base_cpu.max(1) as f64
+        );
+    };
+    let a = &speed[0];
+    row(
+        "(a) native std sockets                      ",
+        a,
+        a,
+        cpu[0],
+        cpu[0],
+        "",
+    );
+    row(
+        "(b) host driving component flows, own thread",
+        &speed[1],
+        a,
+        cpu[1],
+        cpu[0],
+        "  (target >= 0.90)",
+    );
+    row(
+        "(c) copy loop inside the guest, own thread  ",
+        &speed[2],
+        a,
+        cpu[2],
+        cpu[0],
+        "  (target >= 1.00)",
+    );
+    row(
+        "    (b) on a shared runtime                 ",
+        &speed[3],
+        a,
+        cpu[3],
+        cpu[0],
+        "",
+    );
+    row(
+        "    (c) on a shared runtime                 ",
+        &speed[4],
+        a,
+        cpu[4],
+        cpu[0],
+        "",
+    );
+    println!("through a proxy to a native echo server, against (a') as the baseline:");
+    row(
+        "(a') a native proxy, a thread each way      ",
+        &speed[5],
+        &speed[5],
+        cpu[5],
+        cpu[5],
+        "",
+    );
+    row(
+        "(d) proxy inside the guest, own thread      ",
+        &speed[6],
+        &speed[5],
+        cpu[6],
+        cpu[5],
+        "",
+    );
+}
+
+/// What an instance and an open flow cost.
+async fn cost(spoke: &Spoke) {
+    println!("\n== cost");
+    let n = 200;
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let inst = spoke.instantiate(NetworkPolicy::deny_all()).await.unwrap();
+        times.push(t.elapsed());
+        drop(inst);
+    }
+    println!(
+        "instantiate: median {:.0} us over {n}",
+        median(times).as_secs_f64() * 1e6
+    );
+    let (shared, own) = memory_per_flow(spoke).await;
+    println!(
+        "memory per open flow: {shared:.1} KiB in a shared instance, {own:.1} KiB with an instance of its own"
+    );
+    println!(
+        "  (growth of this process's resident memory over 256 flows, both socket ends included)"
+    );
+}
+
+/// The handshake natively and inside wasm.
+async fn handshake(spoke: &Spoke) {
+    println!("\n== handshake (PBKDF2 16 iterations; median of 15)");
+    let mut native = Vec::new();
+    let mut wasm = Vec::new();
+    for _ in 0..15 {
+        native.push(
+            tokio::task::spawn_blocking(|| native_secure(CoreCipher::ChaCha20Poly1305, &[]).0)
+                .await
+                .unwrap(),
+        );
+        wasm.push(
+            component_secure(spoke, CoreCipher::ChaCha20Poly1305, &[])
+                .await
+                .0,
+        );
+    }
+    let (n, w) = (median(native), median(wasm));
+    println!(
+        "native {:.2} ms   wasm {:.2} ms   wasm/native {:.2}",
+        n.as_secs_f64() * 1e3,
+        w.as_secs_f64() * 1e3,
+        w.as_secs_f64() / n.as_secs_f64()
+    );
+}
+
+/// An encrypted echo per cipher, natively and inside wasm.
+async fn encrypted_echo(spoke: &Spoke, data: &'static [u8], mb: usize) {
+    println!("\n== encrypted echo of {mb} MiB, the same cipher both ways (MB/s of payload)");
+    println!("native: the core over std sockets at both ends.");
+    println!(
+        "wasm: both ends in components, bytes moved inside the guests (a plain flow proxied into an encrypted one)."
+    );
+    println!(
+        "wasm, host-driven: the host writes and reads the client's flow (Instance::write and read)."
+    );
+    println!(
+        "(The OCaml reference is measured, with the rest of the paths users run, by the user_paths bench.)"
+    );
+    for c in [
+        CoreCipher::ChaCha20Poly1305,
+        CoreCipher::Aes256Gcm,
+        CoreCipher::Aes256Ccm,
+    ] {
+        let native = tokio::task::spawn_blocking(move || native_secure(c, data).1)
+            .await
+            .unwrap();
+        let wasm = component_secure_proxied(spoke, c, data).await;
+        let (_, driven) = component_secure(spoke, c, data).await;
+        let (n, w, d) = (
+            mbps(data.len(), native),
+            mbps(data.len(), wasm),
+            mbps(data.len(), driven),
+        );
+        println!(
+            "{:<18} native {n:6.0}   wasm {w:6.0} ({:.2} of native)   wasm host-driven {d:6.0}",
+            format!("{c:?}"),
+            w / n,
+        );
+    }
 }
