@@ -22,6 +22,7 @@
 //!   [`Opener`] (the peer's records);
 //! - [`wire`] parses and emits the public packet and record framing.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod error;
