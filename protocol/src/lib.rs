@@ -14,7 +14,8 @@
 //! `Connection` or quinn-proto. Its state machines must never do I/O (only
 //! [`stream`], an edge, does), block, read clocks, log
 //! secrets or panic on any input; the only thing it asks the OS for is
-//! randomness.
+//! randomness, and only through the default [`OsRandomness`] (a handshake
+//! takes any [`Randomness`] source).
 //!
 //! - [`ClientHandshake`] / [`ServerHandshake`] run the four-message
 //!   handshake and yield a [`Session`];
@@ -31,6 +32,7 @@ mod error;
 pub mod fuzzing;
 mod handshake;
 pub(crate) mod primitives;
+pub mod randomness;
 mod record;
 mod session;
 #[cfg(not(target_arch = "wasm32"))]
@@ -39,6 +41,7 @@ pub mod wire;
 
 pub use error::{HandshakeError, RecordError};
 pub use handshake::{ClientHandshake, Handshake, ServerHandshake, Step};
+pub use randomness::{OsRandomness, Randomness, RandomnessError};
 pub use record::{ChaCha, Opened, Opener, Sealer};
 pub use session::{Role, Session};
 

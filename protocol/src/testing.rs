@@ -2,8 +2,42 @@
 //! and small helpers shared by the unit tests and the vector replays.
 
 use super::{
-    ClientHandshake, Handshake, HandshakeError, Opened, Opener, ServerHandshake, Session, Step,
+    ClientHandshake, Handshake, HandshakeError, Opened, Opener, Randomness, RandomnessError,
+    ServerHandshake, Session, Step,
 };
+
+/// A [`Randomness`] source that hands out the given bytes in order, then
+/// fails: replays a recorded handshake (the server draws its salt, then
+/// its scalar; the client its scalar).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Scripted {
+    bytes: Vec<u8>,
+}
+
+impl Scripted {
+    /// A source of exactly these bytes.
+    pub(crate) fn new(parts: &[&[u8]]) -> Self {
+        Scripted {
+            bytes: parts.concat(),
+        }
+    }
+
+    /// The bytes not handed out yet.
+    pub(crate) fn remaining(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+impl Randomness for Scripted {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomnessError> {
+        if buf.len() > self.bytes.len() {
+            return Err(RandomnessError);
+        }
+        buf.copy_from_slice(&self.bytes[..buf.len()]);
+        self.bytes.drain(..buf.len());
+        Ok(())
+    }
+}
 
 /// Who sent a handshake message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

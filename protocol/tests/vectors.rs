@@ -24,7 +24,7 @@ use super::primitives::ed25519::{
 use super::primitives::pbkdf2::pbkdf2_le;
 use super::primitives::shape_scalar;
 use super::record::aead::Protection;
-use super::testing::{Dir, arr, drain, hex, run_pair};
+use super::testing::{Dir, Scripted, arr, drain, hex, run_pair};
 use super::wire::{PublicPacket, record_adata};
 use super::*;
 
@@ -336,12 +336,11 @@ fn replay(t: &Value) -> Replay {
     let salt = arr(s(r, "salt_hex"));
     check_password_keys(&t["derived"], &password, &salt, config.iterations as u32);
 
-    let mut client = ClientHandshake::new(&config, ids.clone(), &password)
-        .unwrap()
-        .with_fixed_scalar(arr(s(r, "x_raw_random_hex")));
-    let mut server = ServerHandshake::new(&config, ids, &password)
-        .unwrap()
-        .with_fixed_randomness(salt, arr(s(r, "y_raw_random_hex")));
+    let x_raw = Scripted::new(&[&hex(s(r, "x_raw_random_hex"))]);
+    let mut client =
+        ClientHandshake::with_randomness(&config, ids.clone(), &password, x_raw).unwrap();
+    let salt_y_raw = Scripted::new(&[&salt, &hex(s(r, "y_raw_random_hex"))]);
+    let mut server = ServerHandshake::with_randomness(&config, ids, &password, salt_y_raw).unwrap();
     let out = run_pair(&mut client, &mut server, None);
 
     let expected = t["wire"].as_array().unwrap();
@@ -594,14 +593,14 @@ fn scene(all: &[(String, Value)]) -> Scene {
 
 impl Scene {
     fn client(&self) -> ClientHandshake {
-        ClientHandshake::new(&self.config, self.ids.clone(), &self.password)
+        let x_raw = Scripted::new(&[&self.x_raw]);
+        ClientHandshake::with_randomness(&self.config, self.ids.clone(), &self.password, x_raw)
             .unwrap()
-            .with_fixed_scalar(self.x_raw)
     }
     fn server(&self) -> ServerHandshake {
-        ServerHandshake::new(&self.config, self.ids.clone(), &self.password)
+        let salt_y_raw = Scripted::new(&[&self.salt, &self.y_raw]);
+        ServerHandshake::with_randomness(&self.config, self.ids.clone(), &self.password, salt_y_raw)
             .unwrap()
-            .with_fixed_randomness(self.salt, self.y_raw)
     }
     fn public_with(&self, at: usize, bytes: &[u8]) -> Vec<u8> {
         let mut p = self.wire[0].clone();
