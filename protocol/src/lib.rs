@@ -27,9 +27,6 @@
 #![warn(missing_docs)]
 
 mod error;
-#[cfg(feature = "fuzzing")]
-#[doc(hidden)]
-pub mod fuzzing;
 mod handshake;
 pub(crate) mod primitives;
 pub mod randomness;
@@ -144,10 +141,7 @@ pub struct Identities {
     pub server: Vec<u8>,
 }
 
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-#[path = "../tests/vectors.rs"]
-mod vectors;

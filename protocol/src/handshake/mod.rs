@@ -17,8 +17,8 @@ use zeroize::Zeroizing;
 
 pub use client::ClientHandshake;
 pub(crate) use schedule::ConfirmedKeys;
-#[cfg(test)]
-pub(crate) use schedule::password_keys_for_tests;
+#[cfg(any(test, feature = "testing"))]
+pub(crate) use schedule::PasswordKeys;
 pub use server::ServerHandshake;
 
 use crate::primitives::ed25519::Rejected;

@@ -162,16 +162,6 @@ impl ConfirmedKeys {
     }
 }
 
-/// Test hook: `Spoke.keys` for the vector replays.
-#[cfg(test)]
-pub(crate) fn password_keys_for_tests(
-    password: &[u8],
-    salt: &[u8; 16],
-    count: u32,
-) -> PasswordKeys {
-    PasswordKeys::derive(password, salt, count)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

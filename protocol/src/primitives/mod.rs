@@ -11,6 +11,8 @@ pub(crate) mod ed25519;
 #[cfg(test)]
 mod from_uniform_matches_libsodium;
 pub(crate) mod pbkdf2;
+#[cfg(test)]
+mod reference_vectors;
 
 use zeroize::Zeroizing;
 
