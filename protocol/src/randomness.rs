@@ -97,7 +97,7 @@ pub(crate) fn scalar(source: &mut dyn Randomness) -> Result<Zeroizing<[u8; 32]>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::Scripted;
+    use crate::testing::{Scripted, Seeded};
 
     #[test]
     fn a_scalar_is_shaped_and_an_all_zero_one_is_drawn_again() {
@@ -122,6 +122,23 @@ mod tests {
         let mut zeros = Scripted::new(&[&[0; 32 * SCALAR_DRAWS + 1]]);
         assert_eq!(scalar(&mut zeros).err(), Some(HandshakeError::Randomness));
         assert_eq!(zeros.remaining(), 1, "gives up after {SCALAR_DRAWS} draws");
+    }
+
+    /// What the fuzz targets rely on to replay a crash.
+    #[test]
+    fn a_seeded_source_repeats_its_seed_s_bytes_however_they_are_asked_for() {
+        let mut whole = [0u8; 200];
+        Seeded::new(b"seed").fill(&mut whole).unwrap();
+        let mut pieces = [0u8; 200];
+        let mut source = Seeded::new(b"seed");
+        for chunk in pieces.chunks_mut(7) {
+            source.fill(chunk).unwrap();
+        }
+        assert_eq!(whole, pieces);
+        let mut other = [0u8; 200];
+        Seeded::new(b"seee").fill(&mut other).unwrap();
+        assert_ne!(whole, other);
+        assert_ne!(whole[..64], whole[64..128], "blocks differ");
     }
 
     #[test]
