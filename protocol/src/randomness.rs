@@ -2,8 +2,8 @@
 //!
 //! Owns: the [`Randomness`] trait, its operating-system implementation
 //! ([`OsRandomness`], the default), and the drawing of salts and scalars
-//! from any source (§3, §4: `Spoke.random_scalar`'s shaping, drawn again
-//! when all zero). Must never invent bytes when a source fails, and never
+//! from any source (§4.2: the server's salt; §2: a random scalar's
+//! shaping, drawn again when all zero). Must never invent bytes when a source fails, and never
 //! keep drawn scalars after they are handed out.
 //!
 //! # Security
@@ -69,7 +69,7 @@ impl<R: Randomness + ?Sized> Randomness for Box<R> {
 /// How many all-zero scalars in a row are taken for a broken source.
 const SCALAR_DRAWS: usize = 8;
 
-/// A fresh 16-byte PBKDF2 salt (the server's, §3).
+/// A fresh 16-byte PBKDF2 salt (the server's, §4.2).
 pub(crate) fn salt(source: &mut dyn Randomness) -> Result<[u8; 16], HandshakeError> {
     let mut salt = [0u8; 16];
     source
@@ -78,7 +78,7 @@ pub(crate) fn salt(source: &mut dyn Randomness) -> Result<[u8; 16], HandshakeErr
     Ok(salt)
 }
 
-/// `Spoke.random_scalar`: 32 bytes shaped by [`shape_scalar`], drawn again
+/// `Spoke.random_scalar` (§2): 32 bytes shaped by [`shape_scalar`], drawn again
 /// while the result is all zero (at most 8 times, then the source is taken
 /// for broken).
 pub(crate) fn scalar(source: &mut dyn Randomness) -> Result<Zeroizing<[u8; 32]>, HandshakeError> {

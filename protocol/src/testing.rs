@@ -15,6 +15,7 @@
 use std::path::PathBuf;
 
 use blake2::{Blake2b512, Digest};
+use zeroize::ZeroizeOnDrop;
 
 use crate::handshake::PasswordKeys;
 use crate::record::aead::Protection;
@@ -245,6 +246,10 @@ impl RecordAead {
 
 // ---------------------------------------------------------------- secrets
 
+/// Compiles only if `T` wipes itself when dropped: call it in a test as
+/// `wiped_on_drop::<SecretHolder>()`.
+pub fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+
 /// A session's shared keys `(k0, k1)`.
 pub fn session_keys(session: &Session) -> (&[u8; 64], &[u8; 64]) {
     session.keys()
@@ -268,6 +273,20 @@ pub struct PasswordValues {
     pub h_l: [u8; 32],
     /// L = h_L·B (clamped), the server's point for V.
     pub l: [u8; 32],
+}
+
+impl PasswordValues {
+    /// Each value under its name in the vector files (`M_hex`, `N_hex`,
+    /// `h_K_hex`, `h_L_hex`, `L_hex`).
+    pub fn by_vector_field(&self) -> [(&'static str, &[u8; 32]); 5] {
+        [
+            ("M_hex", &self.m),
+            ("N_hex", &self.n),
+            ("h_K_hex", &self.h_k),
+            ("h_L_hex", &self.h_l),
+            ("L_hex", &self.l),
+        ]
+    }
 }
 
 /// The password-derived values for this salt and iteration count.

@@ -89,14 +89,7 @@ fn public_packet_vectors() {
 }
 
 fn check_password_keys(v: &Value, password: &[u8], salt: &[u8; 16], count: u32) {
-    let k = password_values(password, salt, count);
-    for (field, got) in [
-        ("M_hex", k.m),
-        ("N_hex", k.n),
-        ("h_K_hex", k.h_k),
-        ("h_L_hex", k.h_l),
-        ("L_hex", k.l),
-    ] {
+    for (field, got) in password_values(password, salt, count).by_vector_field() {
         assert_eq!(::hex::encode(got), s(v, field), "{field}");
     }
 }

@@ -170,7 +170,7 @@ impl<S: Over> Machine<S> {
     }
 }
 
-/// A received point libsodium's checks reject (§4).
+/// A received point the multiplication checks of §2 reject (§10).
 pub(crate) fn point_error(_: Rejected) -> HandshakeError {
     HandshakeError::PointNotOnPrimeOrderSubgroup
 }

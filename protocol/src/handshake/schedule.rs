@@ -165,8 +165,7 @@ impl ConfirmedKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+    use crate::testing::wiped_on_drop;
 
     #[test]
     fn secrets_are_wiped_on_drop() {
