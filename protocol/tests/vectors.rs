@@ -278,23 +278,7 @@ fn transcript_vectors() {
             let (mut client_sealer, mut client_opener) = client.into_parts();
             let (mut server_sealer, mut server_opener) = server.into_parts();
 
-            // The server's records, byte for byte, opened by the client.
-            for r in app["server_records"].as_array().unwrap() {
-                let mut out = Vec::new();
-                server_sealer
-                    .seal(&hex(s(r, "plaintext_hex")), &mut out)
-                    .unwrap();
-                assert_eq!(
-                    ::hex::encode(&out),
-                    s(r, "record_hex"),
-                    "{name}: server record"
-                );
-                client_opener.feed(&out);
-                assert_eq!(
-                    drain(&mut client_opener),
-                    (vec![hex(s(r, "plaintext_hex"))], "NeedInput".to_string())
-                );
-            }
+            server_records(t, &mut server_sealer, &mut client_opener);
 
             // The client's records: small ones byte for byte through the
             // sealer and opener; the big ones (written by the reference as
@@ -330,36 +314,7 @@ fn transcript_vectors() {
                 else {
                     continue;
                 };
-                assert_eq!(
-                    ::hex::encode(Sha256::digest(record)),
-                    s(r, "record_sha256_hex")
-                );
-                assert_eq!(
-                    record.len(),
-                    r["record_len_bytes"].as_u64().unwrap() as usize
-                );
-                let header = u16::from_be_bytes([record[0], record[1]]);
-                assert_eq!(
-                    u64::from(header),
-                    r["length_header_value"].as_u64().unwrap()
-                );
-                assert_eq!(
-                    r["length_header_wrapped"].as_bool(),
-                    Some(usize::from(header) != record.len())
-                );
-                let mut body = record[2..record.len() - 16].to_vec();
-                let tag = &record[record.len() - 16..];
-                assert!(
-                    protection.open(seq, &record_adata(1, len), &mut body, tag),
-                    "{name}: big record {seq}"
-                );
-                assert_eq!(body, plain);
-                if usize::from(header) != record.len() {
-                    // Spoke never accepts the wrapped header: LEN < 18 is corrupt.
-                    let mut opener = opener(Version::V1, config_cipher(t, "cipher1_id"), &k1, seq);
-                    opener.feed(record);
-                    assert_eq!(drain(&mut opener), (vec![], "Corrupted".to_string()));
-                }
+                check_big_record(t, r, record, &plain);
                 big_ran += 1;
             }
             // Spoke's own cut of the same 70000-byte write: 65517 + 4483.
@@ -379,6 +334,69 @@ fn transcript_vectors() {
     }
     assert!(ran > 0, "no transcripts found");
     assert!(big_ran > 0, "no big records found");
+}
+
+/// The server's records of transcript `t`, byte for byte, opened by the
+/// client.
+fn server_records(t: &Value, server_sealer: &mut Sealer, client_opener: &mut Opener) {
+    let name = s(t, "name");
+    for r in t["app_data"]["server_records"].as_array().unwrap() {
+        let mut out = Vec::new();
+        server_sealer
+            .seal(&hex(s(r, "plaintext_hex")), &mut out)
+            .unwrap();
+        assert_eq!(
+            ::hex::encode(&out),
+            s(r, "record_hex"),
+            "{name}: server record"
+        );
+        client_opener.feed(&out);
+        assert_eq!(
+            drain(client_opener),
+            (vec![hex(s(r, "plaintext_hex"))], "NeedInput".to_string())
+        );
+    }
+}
+
+/// A big client record as the reference wrote it (65535 + 4465 bytes, the
+/// header wrapped): it decrypts to `plain`, and Spoke's opener, which never
+/// accepts a wrapped header, reports it corrupted.
+fn check_big_record(t: &Value, r: &Value, record: &[u8], plain: &[u8]) {
+    let name = s(t, "name");
+    let seq = r["sequence"].as_u64().unwrap();
+    let len = plain.len();
+    let k1 = *client_sealer_key(t);
+    let cipher = config_cipher(t, "cipher1_id");
+    assert_eq!(
+        ::hex::encode(Sha256::digest(record)),
+        s(r, "record_sha256_hex")
+    );
+    assert_eq!(
+        record.len(),
+        r["record_len_bytes"].as_u64().unwrap() as usize
+    );
+    let header = u16::from_be_bytes([record[0], record[1]]);
+    assert_eq!(
+        u64::from(header),
+        r["length_header_value"].as_u64().unwrap()
+    );
+    assert_eq!(
+        r["length_header_wrapped"].as_bool(),
+        Some(usize::from(header) != record.len())
+    );
+    let mut body = record[2..record.len() - 16].to_vec();
+    let tag = &record[record.len() - 16..];
+    assert!(
+        RecordAead::new(cipher, &k1).open(seq, &record_adata(1, len), &mut body, tag),
+        "{name}: big record {seq}"
+    );
+    assert_eq!(body, plain);
+    if usize::from(header) != record.len() {
+        // Spoke never accepts the wrapped header: LEN < 18 is corrupt.
+        let mut opener = opener(Version::V1, cipher, &k1, seq);
+        opener.feed(record);
+        assert_eq!(drain(&mut opener), (vec![], "Corrupted".to_string()));
+    }
 }
 
 fn cut_sizes(mut n: usize) -> Vec<usize> {
@@ -538,62 +556,57 @@ fn trace(o: &mut Opener, chunks: &[&[u8]], reads_after_eof: usize) -> String {
 /// What Spoke does for one of the reference's error cases, or None for a
 /// case this file does not know (reported, and a failure for our own copy).
 fn spoke_behaviour(sc: &Scene, side: &str, case: &str) -> Option<String> {
+    match side {
+        "client" => client_case(sc, case),
+        "server" => server_case(sc, case),
+        _ => record_case(sc, side, case),
+    }
+}
+
+/// The client's behaviour against a scripted, often hostile, server.
+fn client_case(sc: &Scene, case: &str) -> Option<String> {
     let public = &sc.wire[0];
-    let x = &sc.wire[1];
     let reply = &sc.wire[2];
-    let sv = &sc.wire[3];
-    Some(match (side, case) {
-        ("client", "public truncated (20 bytes) then EOF") => {
-            sc.client_outcome(&[&public[..20]], true)
-        }
-        ("client", "public with cipher id 3") => {
-            sc.client_outcome(&[&sc.public_with(12, &[0, 3])], false)
-        }
-        ("client", "public with hash id 5") => {
-            sc.client_outcome(&[&sc.public_with(16, &[0, 5])], false)
-        }
-        ("client", "public with algorithm id 1") => {
-            sc.client_outcome(&[&sc.public_with(2, &[0, 1])], false)
-        }
+    Some(match case {
+        "public truncated (20 bytes) then EOF" => sc.client_outcome(&[&public[..20]], true),
+        "public with cipher id 3" => sc.client_outcome(&[&sc.public_with(12, &[0, 3])], false),
+        "public with hash id 5" => sc.client_outcome(&[&sc.public_with(16, &[0, 5])], false),
+        "public with algorithm id 1" => sc.client_outcome(&[&sc.public_with(2, &[0, 1])], false),
         // Better than the reference (which ignores the version): refused at once.
-        ("client", "public with version 2 (then server EOF after X)") => {
+        "public with version 2 (then server EOF after X)" => {
             sc.client_outcome(&[&sc.public_with(0, &[0, 2])], true)
         }
-        ("client", "public with version 0 (then server EOF after X)") => {
+        "public with version 0 (then server EOF after X)" => {
             sc.client_outcome(&[&sc.public_with(0, &[0, 0])], true)
         }
         // The reference raised an exception; Spoke refuses before PBKDF2.
-        ("client", "public with iteration count 0") => {
-            sc.client_outcome(&[&sc.public_with(4, &[0; 8])], false)
-        }
-        ("client", "public with iteration count -1 (0xffff...ff)") => {
+        "public with iteration count 0" => sc.client_outcome(&[&sc.public_with(4, &[0; 8])], false),
+        "public with iteration count -1 (0xffff...ff)" => {
             sc.client_outcome(&[&sc.public_with(4, &[0xff; 8])], false)
         }
-        ("client", "public with ciphers (CCM16, CCM16), then EOF after X") => {
+        "public with ciphers (CCM16, CCM16), then EOF after X" => {
             sc.client_outcome(&[&sc.public_with(12, &[0, 1, 0, 1])], true)
         }
-        ("client", "reply truncated (50 of 96) then EOF") => {
-            sc.client_outcome(&[public, &reply[..50]], true)
-        }
-        ("client", "reply Y = all-zero bytes (small-order point)") => {
+        "reply truncated (50 of 96) then EOF" => sc.client_outcome(&[public, &reply[..50]], true),
+        "reply Y = all-zero bytes (small-order point)" => {
             let mut r = reply.clone();
             r[..32].fill(0);
             sc.client_outcome(&[public, &r], false)
         }
-        ("client", "reply Y = 01 00..00 (identity)") => {
+        "reply Y = 01 00..00 (identity)" => {
             let mut r = reply.clone();
             r[..32].fill(0);
             r[0] = 1;
             sc.client_outcome(&[public, &r], false)
         }
-        ("client", "reply Y = random valid point, garbage validator") => {
+        "reply Y = random valid point, garbage validator" => {
             let mut r = reply.clone();
             // L = h_L·B: a valid point of the prime-order subgroup, not Y.
             r[..32].copy_from_slice(&sc.password_values().l);
             r[32..].fill(0);
             sc.client_outcome(&[public, &r], false)
         }
-        ("client", "wrong password (server has other password)") => {
+        "wrong password (server has other password)" => {
             let mut srv =
                 ServerHandshake::new(&sc.config, sc.ids.clone(), b"not the password").unwrap();
             run_pair(&mut sc.client(), &mut srv, None)
@@ -602,7 +615,7 @@ fn spoke_behaviour(sc: &Scene, side: &str, case: &str) -> Option<String> {
                 .map(|e| e.to_string())
                 .unwrap_or_default()
         }
-        ("client", "identity order swapped on server") => {
+        "identity order swapped on server" => {
             let swapped = Identities {
                 client: sc.ids.server.clone(),
                 server: sc.ids.client.clone(),
@@ -614,22 +627,29 @@ fn spoke_behaviour(sc: &Scene, side: &str, case: &str) -> Option<String> {
                 .map(|e| e.to_string())
                 .unwrap_or_default()
         }
-        ("server", "EOF before X") => sc.server_outcome(&[], true),
-        ("server", "X = all-zero bytes") => sc.server_outcome(&[&[0; 32]], false),
-        ("server", "X = identity (01 00..00)") => {
+        _ => return None,
+    })
+}
+
+/// The server's behaviour against a scripted, often hostile, client.
+fn server_case(sc: &Scene, case: &str) -> Option<String> {
+    let x = &sc.wire[1];
+    let sv = &sc.wire[3];
+    Some(match case {
+        "EOF before X" => sc.server_outcome(&[], true),
+        "X = all-zero bytes" => sc.server_outcome(&[&[0; 32]], false),
+        "X = identity (01 00..00)" => {
             let mut id = [0u8; 32];
             id[0] = 1;
             sc.server_outcome(&[&id], true)
         }
-        ("server", "X = M (so X-M = identity)") => {
-            sc.server_outcome(&[&sc.password_values().m], false)
-        }
-        ("server", "final validator tampered") => {
+        "X = M (so X-M = identity)" => sc.server_outcome(&[&sc.password_values().m], false),
+        "final validator tampered" => {
             let mut bad = sv.clone();
             bad[0] ^= 1;
             sc.server_outcome(&[x, &bad], false)
         }
-        ("server", "client with wrong password") => {
+        "client with wrong password" => {
             let mut cl = ClientHandshake::new(&sc.config, sc.ids.clone(), b"wrong").unwrap();
             run_pair(&mut cl, &mut sc.server(), None)
                 .server
@@ -639,9 +659,7 @@ fn spoke_behaviour(sc: &Scene, side: &str, case: &str) -> Option<String> {
         }
         // Spoke buffers properly: any number of pipelined bytes is fine,
         // and they reach the record layer.
-        ("server", c)
-            if c.starts_with("final (64) + ") && c.ends_with(" extra bytes in ONE read") =>
-        {
+        c if c.starts_with("final (64) + ") && c.ends_with(" extra bytes in ONE read") => {
             let n: usize = c["final (64) + ".len()..]
                 .split(' ')
                 .next()
@@ -663,6 +681,13 @@ fn spoke_behaviour(sc: &Scene, side: &str, case: &str) -> Option<String> {
                 other => format!("{other:?}"),
             }
         }
+        _ => return None,
+    })
+}
+
+/// The record layer's behaviour (reading the server's records, or writing).
+fn record_case(sc: &Scene, side: &str, case: &str) -> Option<String> {
+    Some(match (side, case) {
         ("record", "valid record 'world'") => {
             trace(&mut sc.opener(), &[&sc.record(0, b"world")], 0)
         }
