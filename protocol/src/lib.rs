@@ -21,7 +21,12 @@
 //!   handshake and yield a [`Session`];
 //! - [`Session::into_parts`] gives the [`Sealer`] (our records) and the
 //!   [`Opener`] (the peer's records);
-//! - [`wire`] parses and emits the public packet and record framing.
+//! - [`wire`] parses and emits the public packet and record framing;
+//! - [`Randomness`] is where a handshake's salt and scalars come from:
+//!   [`OsRandomness`] by default, any source through `with_randomness`
+//!   (a CSPRNG in production);
+//! - the `testing` module (feature `testing`, never for production) holds
+//!   what this crate's tests and fuzz targets share.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

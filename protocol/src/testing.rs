@@ -9,8 +9,8 @@
 //! handshakes talking in memory ([`run_pair`], quinn's `Pair` style), record
 //! ends and the record AEAD from raw keys, the password-derived values of
 //! §3, and the reference's vector files. Must never be enabled by a
-//! production build, and never give a handshake randomness it did not ask
-//! for.
+//! production build, and nothing outside it may depend on it: the crate
+//! behaves the same with the feature on or off.
 
 use std::path::PathBuf;
 
