@@ -8,9 +8,7 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
-use super::schedule::{
-    ConfirmedKeys, PasswordKeys, PendingKeys, TranscriptInput, check_identities,
-};
+use super::schedule::{ConfirmedKeys, PasswordKeys, PendingKeys, TranscriptInput};
 use super::{Context, Handshake, Machine, Over, Step, point_error};
 use crate::primitives::ed25519::{Point, add, base_noclamp, mult_clamp, mult_noclamp, sub};
 use crate::randomness::{self, OsRandomness, Randomness};
@@ -81,7 +79,13 @@ impl ClientHandshake {
         password: &[u8],
         randomness: R,
     ) -> Result<Self, HandshakeError> {
-        check_identities(config.version, &ids)?;
+        let machine = Machine::new(
+            config.version,
+            ids,
+            password,
+            randomness,
+            State::AwaitPublic,
+        )?;
         if config.max_iterations == 0 {
             return Err(HandshakeError::InvalidConfig(
                 "max_iterations must be at least 1",
@@ -89,10 +93,7 @@ impl ClientHandshake {
         }
         Ok(ClientHandshake {
             max_iterations: config.max_iterations,
-            machine: Machine {
-                cx: Context::new(config.version, ids, password, randomness),
-                state: State::AwaitPublic,
-            },
+            machine,
         })
     }
 

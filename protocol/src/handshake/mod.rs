@@ -19,6 +19,7 @@ pub use client::ClientHandshake;
 pub(crate) use schedule::ConfirmedKeys;
 #[cfg(any(test, feature = "testing"))]
 pub(crate) use schedule::PasswordKeys;
+use schedule::check_identities;
 pub use server::ServerHandshake;
 
 use crate::primitives::ed25519::Rejected;
@@ -109,21 +110,6 @@ pub(crate) struct Context {
 }
 
 impl Context {
-    pub(crate) fn new<R: Randomness + Send + Sync + 'static>(
-        version: Version,
-        ids: Identities,
-        password: &[u8],
-        randomness: R,
-    ) -> Self {
-        Context {
-            version,
-            ids,
-            password: Zeroizing::new(password.to_vec()),
-            randomness: Box::new(randomness),
-            inbox: Inbox::default(),
-        }
-    }
-
     pub(crate) fn wipe_password(&mut self) {
         self.password = Zeroizing::new(Vec::new());
     }
@@ -142,6 +128,26 @@ pub(crate) struct Machine<S> {
 }
 
 impl<S: Over> Machine<S> {
+    /// A side in its first state, once its identities are usable with
+    /// `version` (§9.1).
+    pub(crate) fn new<R: Randomness + Send + Sync + 'static>(
+        version: Version,
+        ids: Identities,
+        password: &[u8],
+        randomness: R,
+        first: S,
+    ) -> Result<Self, HandshakeError> {
+        check_identities(version, &ids)?;
+        let cx = Context {
+            version,
+            ids,
+            password: Zeroizing::new(password.to_vec()),
+            randomness: Box::new(randomness),
+            inbox: Inbox::default(),
+        };
+        Ok(Machine { cx, state: first })
+    }
+
     pub(crate) fn feed(&mut self, bytes: &[u8]) {
         self.cx.inbox.feed(bytes);
     }

@@ -6,7 +6,7 @@
 
 use core::fmt;
 
-use super::schedule::{PasswordKeys, PendingKeys, TranscriptInput, check_identities};
+use super::schedule::{PasswordKeys, PendingKeys, TranscriptInput};
 use super::{Context, Handshake, Machine, Over, Step, point_error};
 use crate::primitives::ed25519::{add, base_noclamp, mult_noclamp, sub};
 use crate::randomness::{self, OsRandomness, Randomness};
@@ -82,7 +82,7 @@ impl ServerHandshake {
         password: &[u8],
         randomness: R,
     ) -> Result<Self, HandshakeError> {
-        check_identities(config.version, &ids)?;
+        let machine = Machine::new(config.version, ids, password, randomness, State::Start)?;
         let iterations = u32::try_from(config.iterations)
             .ok()
             .filter(|&n| n > 0)
@@ -94,10 +94,7 @@ impl ServerHandshake {
                 ciphers: (config.server_to_client, config.client_to_server),
                 iterations,
             },
-            machine: Machine {
-                cx: Context::new(config.version, ids, password, randomness),
-                state: State::Start,
-            },
+            machine,
         })
     }
 
