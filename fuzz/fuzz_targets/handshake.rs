@@ -1,20 +1,42 @@
 //! The public packet parser and both handshake state machines on
 //! arbitrary bytes.
 //!
-//! Byte 0 picks the version and who is fuzzed; the rest is what the peer
-//! "sent", cut into chunks at the positions bytes 1-2 choose, then EOF.
-//! With bit 2 of byte 0 set, a real client and server talk instead, and
-//! the rest is XORed onto their messages (a man in the middle).
-//! Invariants: no panic; parse and emit are inverse; a handshake fed
+//! Byte 0 picks the version and who is fuzzed; bytes 1-8 seed every
+//! salt and scalar (client and server draw from `Seeded` sources of this
+//! seed, never from the OS), so an input replays its crash exactly. After
+//! them, bytes 9-10 choose where to cut the rest, what the peer "sent",
+//! into chunks, then EOF. With bit 2 of byte 0 set, a real client and
+//! server talk instead, and everything after the seed is XORed onto their
+//! messages (a man in the middle). Invariants: no panic; parse and emit are inverse; a handshake fed
 //! garbage never succeeds; a tampered one never succeeds on both sides;
 //! after the end, `step` keeps failing.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use spoke_protocol::testing::Seeded;
 use spoke_protocol::wire::{PUBLIC_LEN, PublicPacket};
 use spoke_protocol::{
     ClientHandshake, Config, Handshake, Identities, ServerHandshake, Step, Version,
 };
+
+/// Bytes 1-8 of the input: the seed of both sides' randomness.
+const SEED_LEN: usize = 8;
+
+/// A side's randomness: a deterministic stream of the input's seed, one
+/// per side so the client's and the server's scalars differ.
+fn randomness(seed: &[u8; SEED_LEN], side: &[u8]) -> Seeded {
+    Seeded::new(&[seed.as_slice(), side].concat())
+}
+
+fn client(config: &Config, ids: Identities, seed: &[u8; SEED_LEN]) -> ClientHandshake {
+    ClientHandshake::with_randomness(config, ids, b"password", randomness(seed, b"client"))
+        .expect("a valid configuration")
+}
+
+fn server(config: &Config, ids: Identities, seed: &[u8; SEED_LEN]) -> ServerHandshake {
+    ServerHandshake::with_randomness(config, ids, b"password", randomness(seed, b"server"))
+        .expect("a valid configuration")
+}
 
 fn run(h: &mut dyn Handshake, chunks: &[&[u8]]) -> bool {
     let mut done = false;
@@ -44,7 +66,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(PublicPacket::parse(&packet.emit()), Ok(packet));
         }
     }
-    let [mode, a, b, rest @ ..] = data else {
+    let Some((&mode, data)) = data.split_first() else {
+        return;
+    };
+    let Some((seed, data)) = data.split_first_chunk::<SEED_LEN>() else {
         return;
     };
     let version = if mode & 1 == 0 {
@@ -64,8 +89,11 @@ fuzz_target!(|data: &[u8]| {
         server: b"server".to_vec(),
     };
     if mode & 4 != 0 {
-        return mitm(&config, &data[1..]);
+        return mitm(&config, seed, data);
     }
+    let [a, b, rest @ ..] = data else {
+        return;
+    };
     let (a, b) = (
         usize::from(*a).min(rest.len()),
         usize::from(*b).min(rest.len()),
@@ -73,27 +101,21 @@ fuzz_target!(|data: &[u8]| {
     let (lo, hi) = (a.min(b), a.max(b));
     let chunks = [&rest[..lo], &rest[lo..hi], &rest[hi..]];
     let done = if mode & 2 == 0 {
-        run(
-            &mut ClientHandshake::new(&config, ids, b"password").unwrap(),
-            &chunks,
-        )
+        run(&mut client(&config, ids, seed), &chunks)
     } else {
-        run(
-            &mut ServerHandshake::new(&config, ids, b"password").unwrap(),
-            &chunks,
-        )
+        run(&mut server(&config, ids, seed), &chunks)
     };
     assert!(!done, "garbage completed a handshake");
 });
 
 /// A real client and server whose messages get `mask` XORed on, in order.
-fn mitm(config: &Config, mask: &[u8]) {
+fn mitm(config: &Config, seed: &[u8; SEED_LEN], mask: &[u8]) {
     let ids = Identities {
         client: b"client".to_vec(),
         server: b"server".to_vec(),
     };
-    let mut c = ClientHandshake::new(config, ids.clone(), b"password").unwrap();
-    let mut s = ServerHandshake::new(config, ids, b"password").unwrap();
+    let mut c = client(config, ids.clone(), seed);
+    let mut s = server(config, ids, seed);
     let mut mask = mask.iter();
     let mut tampered = false;
     let mut messages = 0;

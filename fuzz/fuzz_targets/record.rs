@@ -9,7 +9,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use spoke_protocol::{Cipher, Opened, Opener, RecordError, Version, fuzzing};
+use spoke_protocol::testing::{opener, sealer};
+use spoke_protocol::{Cipher, Opened, Opener, RecordError, Version};
 
 const KEY: [u8; 64] = [0x42; 64];
 
@@ -49,8 +50,8 @@ fuzz_target!(|data: &[u8]| {
         1 => Cipher::Aes256Ccm,
         _ => Cipher::ChaCha20Poly1305,
     };
-    let mut sealer = fuzzing::sealer(version, cipher, &KEY);
-    let mut opener = fuzzing::opener(version, cipher, &KEY);
+    let mut sealer = sealer(version, cipher, &KEY, 0);
+    let mut opener = opener(version, cipher, &KEY, 0);
     let mut failed = None;
     let mut wire = Vec::new();
     while let Some((&op, rest)) = ops.split_first() {

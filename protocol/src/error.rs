@@ -39,7 +39,8 @@ pub enum HandshakeError {
     },
     /// Our own configuration or identities cannot be used.
     InvalidConfig(&'static str),
-    /// The operating system's random number generator failed.
+    /// The handshake's [`Randomness`](crate::Randomness) source failed (by
+    /// default the operating system's random number generator).
     Randomness,
     /// `step` was called after the handshake had already succeeded.
     Finished,

@@ -14,22 +14,27 @@
 //! `Connection` or quinn-proto. Its state machines must never do I/O (only
 //! [`stream`], an edge, does), block, read clocks, log
 //! secrets or panic on any input; the only thing it asks the OS for is
-//! randomness.
+//! randomness, and only through the default [`OsRandomness`] (a handshake
+//! takes any [`Randomness`] source).
 //!
 //! - [`ClientHandshake`] / [`ServerHandshake`] run the four-message
 //!   handshake and yield a [`Session`];
 //! - [`Session::into_parts`] gives the [`Sealer`] (our records) and the
 //!   [`Opener`] (the peer's records);
-//! - [`wire`] parses and emits the public packet and record framing.
+//! - [`wire`] parses and emits the public packet and record framing;
+//! - [`Randomness`] is where a handshake's salt and scalars come from:
+//!   [`OsRandomness`] by default, any source through `with_randomness`
+//!   (a CSPRNG in production);
+//! - the `testing` module (feature `testing`, never for production) holds
+//!   what this crate's tests and fuzz targets share.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod error;
-#[cfg(feature = "fuzzing")]
-#[doc(hidden)]
-pub mod fuzzing;
 mod handshake;
 pub(crate) mod primitives;
+pub mod randomness;
 mod record;
 mod session;
 #[cfg(not(target_arch = "wasm32"))]
@@ -38,6 +43,7 @@ pub mod wire;
 
 pub use error::{HandshakeError, RecordError};
 pub use handshake::{ClientHandshake, Handshake, ServerHandshake, Step};
+pub use randomness::{OsRandomness, Randomness, RandomnessError};
 pub use record::{ChaCha, Opened, Opener, Sealer};
 pub use session::{Role, Session};
 
@@ -140,10 +146,7 @@ pub struct Identities {
     pub server: Vec<u8>,
 }
 
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-#[path = "../tests/vectors.rs"]
-mod vectors;

@@ -94,13 +94,13 @@ impl Session {
     }
 
     /// Test hook: the shared keys `(k0, k1)`.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn keys(&self) -> (&[u8; 64], &[u8; 64]) {
         (&self.k0, &self.k1)
     }
 
     /// Test hook: the bytes read past the handshake.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn pending(&self) -> &[u8] {
         &self.pending
     }

@@ -2,7 +2,7 @@
 //! in-memory pair, version 2's close marker and truncation, the tampering
 //! property of §9, and hostile or broken peers.
 
-use super::testing::{Dir, drain, run_pair};
+use super::testing::{Dir, Scripted, drain, run_pair};
 use super::*;
 
 fn ids() -> Identities {
@@ -581,6 +581,48 @@ fn client_bounds_the_iteration_count_by_its_maximum() {
             maximum: 4999
         })
     );
+}
+
+/// The server draws its salt and then y, the client x: the same bytes give
+/// the same handshake, byte for byte.
+#[test]
+fn injected_randomness_makes_a_handshake_replayable() {
+    let cfg = Config::default();
+    let run = |seed: u8| {
+        let x_raw = Scripted::new(&[&[seed; 32]]);
+        let salt_y_raw = Scripted::new(&[&[seed; 16], &[seed ^ 0x55; 32]]);
+        let mut c = ClientHandshake::with_randomness(&cfg, ids(), b"pw", x_raw).unwrap();
+        let mut s = ServerHandshake::with_randomness(&cfg, ids(), b"pw", salt_y_raw).unwrap();
+        let out = run_pair(&mut c, &mut s, None);
+        let keys = out.client.map(|session| {
+            let (k0, k1) = session.keys();
+            (*k0, *k1)
+        });
+        (out.wire, keys.unwrap())
+    };
+    assert_eq!(run(1), run(1));
+    assert_ne!(run(1).0, run(2).0);
+    assert_eq!(&run(3).0[0].1[18..34], &[3; 16], "the salt is drawn first");
+}
+
+/// A source that cannot deliver fails the handshake before anything that
+/// would have needed its bytes is sent.
+#[test]
+fn a_failing_randomness_source_fails_the_handshake() {
+    let cfg = Config::default();
+    let mut s = ServerHandshake::with_randomness(&cfg, ids(), b"pw", Scripted::default()).unwrap();
+    assert!(matches!(s.step(), Step::Failed(HandshakeError::Randomness)));
+    assert!(matches!(s.step(), Step::Failed(HandshakeError::Randomness)));
+
+    // The server sends its public packet; the client, with nothing to
+    // draw x from, fails instead of answering.
+    let mut s =
+        ServerHandshake::with_randomness(&cfg, ids(), b"pw", Scripted::new(&[&[1; 16]])).unwrap();
+    let mut c = ClientHandshake::with_randomness(&cfg, ids(), b"pw", Scripted::default()).unwrap();
+    let out = run_pair(&mut c, &mut s, None);
+    assert_eq!(out.wire.len(), 1, "only the public packet");
+    assert_eq!(out.client.err(), Some(HandshakeError::Randomness));
+    assert_eq!(out.server.err(), Some(HandshakeError::EndOfInput));
 }
 
 #[test]

@@ -8,11 +8,10 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
-use super::schedule::{
-    ConfirmedKeys, PasswordKeys, PendingKeys, TranscriptInput, check_identities,
-};
-use super::{Entropy, Handshake, Inbox, Step};
+use super::schedule::{ConfirmedKeys, PasswordKeys, PendingKeys, TranscriptInput};
+use super::{Context, Handshake, Machine, Over, Step, point_error};
 use crate::primitives::ed25519::{Point, add, base_noclamp, mult_clamp, mult_noclamp, sub};
+use crate::randomness::{self, OsRandomness, Randomness};
 use crate::session::{Role, Session};
 use crate::wire::{PUBLIC_LEN, PublicPacket, REPLY_LEN};
 use crate::{Cipher, Config, HandshakeError, Identities, Version};
@@ -38,178 +37,176 @@ struct AwaitReply {
 /// message on its own before any record: a reference server that reads
 /// `sv` and 64 or more further bytes at once fails (§7, `Not_enough_space`).
 pub struct ClientHandshake {
-    version: Version,
     max_iterations: u64,
-    ids: Identities,
-    password: Zeroizing<Vec<u8>>,
-    entropy: Entropy,
-    inbox: Inbox,
-    state: State,
+    machine: Machine<State>,
+}
+
+impl Over for State {
+    fn over(e: HandshakeError) -> Self {
+        State::Over(e)
+    }
 }
 
 impl fmt::Debug for ClientHandshake {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
+        let state = match &self.machine.state {
             State::AwaitPublic => "await-public",
             State::AwaitReply(_) => "await-reply",
             State::Confirmed(..) => "confirmed",
             State::Over(_) => "over",
         };
         f.debug_struct("ClientHandshake")
-            .field("version", &self.version)
+            .field("version", &self.machine.cx.version)
             .field("state", &state)
-            .field("inbox", &self.inbox)
+            .field("inbox", &self.machine.cx.inbox)
             .finish_non_exhaustive()
     }
-}
-
-fn point_error(_: crate::primitives::ed25519::Rejected) -> HandshakeError {
-    HandshakeError::PointNotOnPrimeOrderSubgroup
 }
 
 impl ClientHandshake {
     /// A client for `ids` and `password`. Uses `config.version` and
     /// `config.max_iterations`; the ciphers and count come from the server.
+    /// Its scalar comes from the operating system ([`OsRandomness`]).
     pub fn new(config: &Config, ids: Identities, password: &[u8]) -> Result<Self, HandshakeError> {
-        check_identities(config.version, &ids)?;
+        Self::with_randomness(config, ids, password, OsRandomness)
+    }
+
+    /// Like [`ClientHandshake::new`], drawing its scalar from `randomness`,
+    /// which in production must be a CSPRNG (see [`Randomness`]).
+    pub fn with_randomness<R: Randomness + Send + Sync + 'static>(
+        config: &Config,
+        ids: Identities,
+        password: &[u8],
+        randomness: R,
+    ) -> Result<Self, HandshakeError> {
+        let machine = Machine::new(
+            config.version,
+            ids,
+            password,
+            randomness,
+            State::AwaitPublic,
+        )?;
         if config.max_iterations == 0 {
             return Err(HandshakeError::InvalidConfig(
                 "max_iterations must be at least 1",
             ));
         }
         Ok(ClientHandshake {
-            version: config.version,
             max_iterations: config.max_iterations,
-            ids,
-            password: Zeroizing::new(password.to_vec()),
-            entropy: Entropy::Os,
-            inbox: Inbox::default(),
-            state: State::AwaitPublic,
+            machine,
         })
-    }
-
-    /// Test hook: draw x from these raw bytes instead of the OS.
-    #[cfg(test)]
-    pub(crate) fn with_fixed_scalar(mut self, x_raw: [u8; 32]) -> Self {
-        self.entropy = Entropy::Fixed {
-            salt: [0; 16],
-            scalar: x_raw,
-        };
-        self
     }
 
     /// Bytes received from the server.
     pub fn feed(&mut self, bytes: &[u8]) {
-        self.inbox.feed(bytes);
+        self.machine.feed(bytes);
     }
 
     /// The server's stream ended.
     pub fn feed_eof(&mut self) {
-        self.inbox.feed_eof();
+        self.machine.feed_eof();
     }
 
     /// Advances the handshake; call until `NeedInput`, `Done` or `Failed`.
     pub fn step(&mut self) -> Step {
-        let state = core::mem::replace(&mut self.state, State::Over(HandshakeError::Finished));
-        match self.advance(state) {
-            Ok((next, step)) => {
-                self.state = next;
-                step
-            }
-            Err(e) => {
-                self.state = State::Over(e.clone());
-                self.password = Zeroizing::new(Vec::new());
-                Step::Failed(e)
-            }
-        }
+        let max_iterations = self.max_iterations;
+        self.machine
+            .step(|cx, state| advance(cx, max_iterations, state))
     }
+}
 
-    fn advance(&mut self, state: State) -> Result<(State, Step), HandshakeError> {
-        match state {
-            State::AwaitPublic => match self.inbox.take::<PUBLIC_LEN>()? {
-                None => Ok((State::AwaitPublic, Step::NeedInput)),
-                Some(public) => {
-                    let reply = self.on_public(public)?;
-                    let big_x = reply.big_x;
-                    Ok((State::AwaitReply(reply), Step::Send(big_x.to_vec())))
-                }
-            },
-            State::AwaitReply(wait) => match self.inbox.take::<REPLY_LEN>()? {
-                None => Ok((State::AwaitReply(wait), Step::NeedInput)),
-                Some(reply) => {
-                    let (keys, sv) = self.on_reply(&wait, &reply)?;
-                    Ok((
-                        State::Confirmed(wait.ciphers, keys),
-                        Step::Send(sv.to_vec()),
-                    ))
-                }
-            },
-            State::Confirmed(ciphers, keys) => {
-                let session =
-                    Session::new(self.version, Role::Client, ciphers, keys, self.inbox.rest());
+fn advance(
+    cx: &mut Context,
+    max_iterations: u64,
+    state: State,
+) -> Result<(State, Step), HandshakeError> {
+    match state {
+        State::AwaitPublic => match cx.inbox.take::<PUBLIC_LEN>()? {
+            None => Ok((State::AwaitPublic, Step::NeedInput)),
+            Some(public) => {
+                let reply = on_public(cx, max_iterations, public)?;
+                let big_x = reply.big_x;
+                Ok((State::AwaitReply(reply), Step::Send(big_x.to_vec())))
+            }
+        },
+        State::AwaitReply(wait) => match cx.inbox.take::<REPLY_LEN>()? {
+            None => Ok((State::AwaitReply(wait), Step::NeedInput)),
+            Some(reply) => {
+                let (keys, sv) = on_reply(cx, &wait, &reply)?;
                 Ok((
-                    State::Over(HandshakeError::Finished),
-                    Step::Done(Box::new(session)),
+                    State::Confirmed(wait.ciphers, keys),
+                    Step::Send(sv.to_vec()),
                 ))
             }
-            State::Over(e) => Err(e),
+        },
+        State::Confirmed(ciphers, keys) => {
+            let session = Session::new(cx.version, Role::Client, ciphers, keys, cx.inbox.rest());
+            Ok((
+                State::Over(HandshakeError::Finished),
+                Step::Done(Box::new(session)),
+            ))
         }
+        State::Over(e) => Err(e),
     }
+}
 
-    fn on_public(&mut self, public: [u8; PUBLIC_LEN]) -> Result<Box<AwaitReply>, HandshakeError> {
-        let packet = PublicPacket::parse(&public)?;
-        if packet.version != self.version.wire() {
-            return Err(match Version::from_wire(packet.version) {
-                Some(_) => HandshakeError::VersionMismatch {
-                    ours: self.version.wire(),
-                    theirs: packet.version,
-                },
-                None => HandshakeError::InvalidPublicPacket,
-            });
-        }
-        let refused = HandshakeError::IterationCountRefused {
-            requested: packet.iterations,
-            maximum: self.max_iterations,
-        };
-        if packet.iterations == 0 || packet.iterations > self.max_iterations {
-            return Err(refused);
-        }
-        let count = u32::try_from(packet.iterations).map_err(|_| refused)?;
-        let keys = PasswordKeys::derive(&self.password, &packet.salt, count);
-        self.password = Zeroizing::new(Vec::new());
-        let x = self.entropy.scalar()?;
-        let big_x = add(&base_noclamp(&x), &keys.m).map_err(point_error)?;
-        Ok(Box::new(AwaitReply {
-            public,
-            ciphers: (packet.cipher0, packet.cipher1),
-            keys,
-            x,
-            big_x,
-        }))
-    }
-
-    fn on_reply(
-        &self,
-        wait: &AwaitReply,
-        reply: &[u8; REPLY_LEN],
-    ) -> Result<(ConfirmedKeys, [u8; 64]), HandshakeError> {
-        let mut y = [0u8; 32];
-        y.copy_from_slice(&reply[..32]);
-        let y_minus_n = sub(&y, &wait.keys.n).map_err(point_error)?;
-        let z = Zeroizing::new(mult_noclamp(&wait.x, &y_minus_n).map_err(point_error)?);
-        let v = Zeroizing::new(mult_clamp(&wait.keys.h_l, &y_minus_n).map_err(point_error)?);
-        let pending = PendingKeys::schedule(&TranscriptInput {
-            version: self.version,
-            ids: &self.ids,
-            public: &wait.public,
-            x: &wait.big_x,
-            y: &y,
-            z: &z,
-            h_k: &wait.keys.h_k,
-            v: &v,
+fn on_public(
+    cx: &mut Context,
+    max_iterations: u64,
+    public: [u8; PUBLIC_LEN],
+) -> Result<Box<AwaitReply>, HandshakeError> {
+    let packet = PublicPacket::parse(&public)?;
+    if packet.version != cx.version.wire() {
+        return Err(match Version::from_wire(packet.version) {
+            Some(_) => HandshakeError::VersionMismatch {
+                ours: cx.version.wire(),
+                theirs: packet.version,
+            },
+            None => HandshakeError::InvalidPublicPacket,
         });
-        pending.confirm_as_client(&reply[32..])
     }
+    let refused = HandshakeError::IterationCountRefused {
+        requested: packet.iterations,
+        maximum: max_iterations,
+    };
+    if packet.iterations == 0 || packet.iterations > max_iterations {
+        return Err(refused);
+    }
+    let count = u32::try_from(packet.iterations).map_err(|_| refused)?;
+    let keys = PasswordKeys::derive(&cx.password, &packet.salt, count);
+    cx.wipe_password();
+    let x = randomness::scalar(&mut *cx.randomness)?;
+    let big_x = add(&base_noclamp(&x), &keys.m).map_err(point_error)?;
+    Ok(Box::new(AwaitReply {
+        public,
+        ciphers: (packet.cipher0, packet.cipher1),
+        keys,
+        x,
+        big_x,
+    }))
+}
+
+fn on_reply(
+    cx: &Context,
+    wait: &AwaitReply,
+    reply: &[u8; REPLY_LEN],
+) -> Result<(ConfirmedKeys, [u8; 64]), HandshakeError> {
+    let mut y = [0u8; 32];
+    y.copy_from_slice(&reply[..32]);
+    let y_minus_n = sub(&y, &wait.keys.n).map_err(point_error)?;
+    let z = Zeroizing::new(mult_noclamp(&wait.x, &y_minus_n).map_err(point_error)?);
+    let v = Zeroizing::new(mult_clamp(&wait.keys.h_l, &y_minus_n).map_err(point_error)?);
+    let pending = PendingKeys::schedule(&TranscriptInput {
+        version: cx.version,
+        ids: &cx.ids,
+        public: &wait.public,
+        x: &wait.big_x,
+        y: &y,
+        z: &z,
+        h_k: &wait.keys.h_k,
+        v: &v,
+    });
+    pending.confirm_as_client(&reply[32..])
 }
 
 impl Handshake for ClientHandshake {

@@ -2,7 +2,8 @@
 //!
 //! Owns: what each side sends and when, buffering of the peer's bytes (any
 //! split or coalescing, unlike the reference's 128-byte context), the
-//! version and iteration-count policy. Must never run PBKDF2 on an
+//! version and iteration-count policy, and the step plumbing both sides
+//! share ([`Machine`]). Must never run PBKDF2 on an
 //! unbounded count, never accept a validator without a constant-time
 //! comparison, and never drop bytes received past the last message.
 
@@ -16,12 +17,14 @@ use zeroize::Zeroizing;
 
 pub use client::ClientHandshake;
 pub(crate) use schedule::ConfirmedKeys;
-#[cfg(test)]
-pub(crate) use schedule::password_keys_for_tests;
+#[cfg(any(test, feature = "testing"))]
+pub(crate) use schedule::PasswordKeys;
+use schedule::check_identities;
 pub use server::ServerHandshake;
 
-use super::primitives::{os_random, shape_scalar};
-use super::{HandshakeError, Session};
+use crate::primitives::ed25519::Rejected;
+use crate::randomness::Randomness;
+use crate::{HandshakeError, Identities, Session, Version};
 
 /// What a handshake wants next.
 #[derive(Debug)]
@@ -95,45 +98,85 @@ impl fmt::Debug for Inbox {
     }
 }
 
-/// Where salts and scalars come from: always the OS, except in this
-/// crate's own tests, which replay the reference's vectors.
-pub(crate) enum Entropy {
-    Os,
-    #[cfg(test)]
-    Fixed {
-        salt: [u8; 16],
-        scalar: [u8; 32],
-    },
+/// What a side's transitions read and change besides its state: set up by
+/// the constructor, the same for both sides.
+pub(crate) struct Context {
+    pub(crate) version: Version,
+    pub(crate) ids: Identities,
+    /// Wiped once PBKDF2 ran, and when the handshake fails.
+    pub(crate) password: Zeroizing<Vec<u8>>,
+    pub(crate) randomness: Box<dyn Randomness + Send + Sync>,
+    pub(crate) inbox: Inbox,
 }
 
-impl Entropy {
-    pub(crate) fn salt(&self) -> Result<[u8; 16], HandshakeError> {
-        match self {
-            Entropy::Os => {
-                let mut salt = [0u8; 16];
-                os_random(&mut salt).map_err(|_| HandshakeError::Randomness)?;
-                Ok(salt)
-            }
-            #[cfg(test)]
-            Entropy::Fixed { salt, .. } => Ok(*salt),
-        }
+impl Context {
+    pub(crate) fn wipe_password(&mut self) {
+        self.password = Zeroizing::new(Vec::new());
+    }
+}
+
+/// A side's states: the final one, which keeps the error `step` returns.
+pub(crate) trait Over {
+    fn over(e: HandshakeError) -> Self;
+}
+
+/// The plumbing both sides share: a state taken out for each transition
+/// and put back, and any error made final (the password is wiped with it).
+pub(crate) struct Machine<S> {
+    pub(crate) cx: Context,
+    pub(crate) state: S,
+}
+
+impl<S: Over> Machine<S> {
+    /// A side in its first state, once its identities are usable with
+    /// `version` (§9.1).
+    pub(crate) fn new<R: Randomness + Send + Sync + 'static>(
+        version: Version,
+        ids: Identities,
+        password: &[u8],
+        randomness: R,
+        first: S,
+    ) -> Result<Self, HandshakeError> {
+        check_identities(version, &ids)?;
+        let cx = Context {
+            version,
+            ids,
+            password: Zeroizing::new(password.to_vec()),
+            randomness: Box::new(randomness),
+            inbox: Inbox::default(),
+        };
+        Ok(Machine { cx, state: first })
     }
 
-    /// `Spoke.random_scalar`: shaped random bytes, never all zero.
-    pub(crate) fn scalar(&self) -> Result<Zeroizing<[u8; 32]>, HandshakeError> {
-        match self {
-            Entropy::Os => {
-                for _ in 0..8 {
-                    let mut raw = Zeroizing::new([0u8; 32]);
-                    os_random(&mut raw[..]).map_err(|_| HandshakeError::Randomness)?;
-                    if let Some(s) = shape_scalar(&raw) {
-                        return Ok(s);
-                    }
-                }
-                Err(HandshakeError::Randomness)
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
+        self.cx.inbox.feed(bytes);
+    }
+
+    pub(crate) fn feed_eof(&mut self) {
+        self.cx.inbox.feed_eof();
+    }
+
+    /// Runs `advance` on the current state; an error ends the handshake.
+    pub(crate) fn step(
+        &mut self,
+        advance: impl FnOnce(&mut Context, S) -> Result<(S, Step), HandshakeError>,
+    ) -> Step {
+        let state = core::mem::replace(&mut self.state, S::over(HandshakeError::Finished));
+        match advance(&mut self.cx, state) {
+            Ok((next, step)) => {
+                self.state = next;
+                step
             }
-            #[cfg(test)]
-            Entropy::Fixed { scalar, .. } => shape_scalar(scalar).ok_or(HandshakeError::Randomness),
+            Err(e) => {
+                self.state = S::over(e.clone());
+                self.cx.wipe_password();
+                Step::Failed(e)
+            }
         }
     }
+}
+
+/// A received point the multiplication checks of §2 reject (§10).
+pub(crate) fn point_error(_: Rejected) -> HandshakeError {
+    HandshakeError::PointNotOnPrimeOrderSubgroup
 }

@@ -162,21 +162,10 @@ impl ConfirmedKeys {
     }
 }
 
-/// Test hook: `Spoke.keys` for the vector replays.
-#[cfg(test)]
-pub(crate) fn password_keys_for_tests(
-    password: &[u8],
-    salt: &[u8; 16],
-    count: u32,
-) -> PasswordKeys {
-    PasswordKeys::derive(password, salt, count)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+    use crate::testing::wiped_on_drop;
 
     #[test]
     fn secrets_are_wiped_on_drop() {

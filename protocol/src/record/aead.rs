@@ -10,7 +10,8 @@
 //! traits.
 
 use aes_gcm::aead::{AeadInOut, KeyInit as KeyInit06};
-use chacha20poly1305::aead::{AeadInPlace, KeyInit, generic_array::GenericArray};
+use chacha20poly1305::aead::consts::{U12, U16};
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::Cipher;
@@ -114,14 +115,8 @@ impl Protection {
                 .encrypt_inout_detached(&nonce.into(), adata, buf.into())
                 .ok()
                 .map(Into::into),
-            Algorithm::Ccm(a) => a
-                .encrypt_in_place_detached(GenericArray::from_slice(&nonce), adata, buf)
-                .ok()
-                .map(Into::into),
-            Algorithm::ChaCha(a) => a
-                .encrypt_in_place_detached(GenericArray::from_slice(&nonce), adata, buf)
-                .ok()
-                .map(Into::into),
+            Algorithm::Ccm(a) => seal_in_place(&**a, &nonce, adata, buf),
+            Algorithm::ChaCha(a) => seal_in_place(&**a, &nonce, adata, buf),
         };
         // Only length limits (far above a record's 65517 bytes) can fail.
         tag.ok_or(SealRefused)
@@ -143,32 +138,42 @@ impl Protection {
             Algorithm::Gcm(a) => a
                 .decrypt_inout_detached(&nonce.into(), adata, buf.into(), tag.into())
                 .is_ok(),
-            Algorithm::Ccm(a) => a
-                .decrypt_in_place_detached(
-                    GenericArray::from_slice(&nonce),
-                    adata,
-                    buf,
-                    GenericArray::from_slice(tag),
-                )
-                .is_ok(),
-            Algorithm::ChaCha(a) => a
-                .decrypt_in_place_detached(
-                    GenericArray::from_slice(&nonce),
-                    adata,
-                    buf,
-                    GenericArray::from_slice(tag),
-                )
-                .is_ok(),
+            Algorithm::Ccm(a) => open_in_place(&**a, &nonce, adata, buf, tag),
+            Algorithm::ChaCha(a) => open_in_place(&**a, &nonce, adata, buf, tag),
         };
         if ok { Ok(()) } else { Err(BadTag) }
     }
 }
 
+/// Sealing with an aead 0.5 AEAD (AES-CCM, ChaCha20-Poly1305): the tag, or
+/// `None` when it refuses the length.
+fn seal_in_place<A: AeadInPlace<NonceSize = U12, TagSize = U16>>(
+    aead: &A,
+    nonce: &[u8; 12],
+    adata: &[u8],
+    buf: &mut [u8],
+) -> Option<[u8; TAG_LEN]> {
+    aead.encrypt_in_place_detached(nonce.into(), adata, buf)
+        .ok()
+        .map(Into::into)
+}
+
+/// Opening with an aead 0.5 AEAD: whether `tag` verified.
+fn open_in_place<A: AeadInPlace<NonceSize = U12, TagSize = U16>>(
+    aead: &A,
+    nonce: &[u8; 12],
+    adata: &[u8],
+    buf: &mut [u8],
+    tag: &[u8; TAG_LEN],
+) -> bool {
+    aead.decrypt_in_place_detached(nonce.into(), adata, buf, tag.into())
+        .is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+    use crate::testing::wiped_on_drop;
 
     #[test]
     fn keys_are_wiped_on_drop() {

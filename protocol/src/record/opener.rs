@@ -179,7 +179,7 @@ impl Opener {
     }
 
     /// Test hook: expect the peer's record `seq` next.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn skip_to(&mut self, seq: u64) {
         self.next = seq;
     }

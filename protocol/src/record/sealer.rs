@@ -133,7 +133,7 @@ impl Sealer {
     }
 
     /// Test hook: pretend `seq` records were already sent.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn skip_to(&mut self, seq: u64) {
         self.next = seq;
         self.remaining = (1u128 << 64) - u128::from(seq);
