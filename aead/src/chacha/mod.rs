@@ -15,7 +15,6 @@
 
 mod cipher;
 mod poly1305;
-mod vector;
 
 #[cfg(test)]
 mod bench;

@@ -10,7 +10,7 @@
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::vector::V128;
+use crate::simd::V128;
 
 /// Bytes in one Poly1305 block.
 pub(crate) const BLOCK: usize = 16;
@@ -111,24 +111,24 @@ fn mul_vector(h: &[V128; 5], r: &[V128; 5], s: &[V128; 5]) -> [V128; 5] {
     let (mut d0, mut d1, mut d2, mut d3, mut d4) = (d0, d1, d2, d3, d4);
     let c0 = d0.shr64::<26>();
     let c3 = d3.shr64::<26>();
-    d0 = d0.and(m);
-    d3 = d3.and(m);
+    d0 = d0 & m;
+    d3 = d3 & m;
     d1 = d1.add64(c0);
     d4 = d4.add64(c3);
     let c1 = d1.shr64::<26>();
     let c4 = d4.shr64::<26>();
-    d1 = d1.and(m);
-    d4 = d4.and(m);
+    d1 = d1 & m;
+    d4 = d4 & m;
     d2 = d2.add64(c1);
     d0 = d0.add64(c4.add64(c4.shl64::<2>()));
     let c2 = d2.shr64::<26>();
     let c0 = d0.shr64::<26>();
-    d2 = d2.and(m);
-    d0 = d0.and(m);
+    d2 = d2 & m;
+    d0 = d0 & m;
     d3 = d3.add64(c2);
     d1 = d1.add64(c0);
     let c3 = d3.shr64::<26>();
-    d3 = d3.and(m);
+    d3 = d3 & m;
     d4 = d4.add64(c3);
     [d0, d1, d2, d3, d4]
 }
@@ -143,11 +143,11 @@ fn limbs_pair(pair: &[u8; 32]) -> [V128; 5] {
     let hi = a.zip_hi64(b);
     let m = V128::splat64(u64::from(M26));
     [
-        lo.and(m),
-        lo.shr64::<26>().and(m),
-        lo.shr64::<52>().or(hi.shl64::<12>()).and(m),
-        hi.shr64::<14>().and(m),
-        hi.shr64::<40>().or(V128::splat64(1 << 24)),
+        lo & m,
+        lo.shr64::<26>() & m,
+        (lo.shr64::<52>() | hi.shl64::<12>()) & m,
+        hi.shr64::<14>() & m,
+        hi.shr64::<40>() | V128::splat64(1 << 24),
     ]
 }
 

@@ -28,7 +28,7 @@ use core::ops::{BitAnd, BitXor};
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::vector::{V128, permute};
+use crate::simd::{V128, permute};
 
 /// Bytes in one AES block.
 pub(crate) const BLOCK: usize = 16;

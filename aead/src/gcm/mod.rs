@@ -20,7 +20,6 @@
 
 mod aes;
 mod ghash;
-mod vector;
 
 #[cfg(test)]
 mod bench;
@@ -37,7 +36,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use self::aes::{Aes256, BATCH, BLOCK, Ctr, LANES};
 use self::ghash::{Ghash, GhashKey};
-use self::vector::V128;
+use crate::simd::V128;
 
 /// Longest plaintext, as in the `aes-gcm` crate: the 32-bit block counter
 /// starts at 2 (block 1 masks the tag).
