@@ -282,77 +282,81 @@ impl V128 {
         }
     }
 
+    /// `u32` lanes `[c[A], c[B], c[C], c[D]]` of the concatenation
+    /// `c = [a0, a1, a2, a3, b0, b1, b2, b3]` of `self` and `b` (each index
+    /// below 8).
+    #[inline(always)]
+    fn shuffle32<const A: usize, const B: usize, const C: usize, const D: usize>(
+        self,
+        b: Self,
+    ) -> Self {
+        const { assert!(A < 8 && B < 8 && C < 8 && D < 8) };
+        backend! {
+            simd128: Self(i32x4_shuffle::<A, B, C, D>(self.0, b.0)),
+            portable: {
+                let (a, b) = (self.u32s(), b.u32s());
+                let c = |i: usize| if i < 4 { a[i] } else { b[i - 4] };
+                Self::from_u32s([c(A), c(B), c(C), c(D)])
+            },
+        }
+    }
+
+    /// `u64` lanes `[c[A], c[B]]` of the concatenation `c = [a0, a1, b0,
+    /// b1]` of `self` and `b` (each index below 4).
+    #[inline(always)]
+    fn shuffle64<const A: usize, const B: usize>(self, b: Self) -> Self {
+        const { assert!(A < 4 && B < 4) };
+        backend! {
+            simd128: Self(i64x2_shuffle::<A, B>(self.0, b.0)),
+            portable: {
+                let (a, b) = (self.to_u64(), b.to_u64());
+                let c = |i: usize| if i < 2 { a[i] } else { b[i - 2] };
+                Self::from_u64(c(A), c(B))
+            },
+        }
+    }
+
     /// `[a0, b0, a1, b1]` (`u32` lanes of `self` and `b`).
     #[inline(always)]
     pub(crate) fn zip_lo32(self, b: Self) -> Self {
-        backend! {
-            simd128: Self(i32x4_shuffle::<0, 4, 1, 5>(self.0, b.0)),
-            portable: {
-                let (a, b) = (self.u32s(), b.u32s());
-                Self::from_u32s([a[0], b[0], a[1], b[1]])
-            },
-        }
+        self.shuffle32::<0, 4, 1, 5>(b)
     }
 
     /// `[a2, b2, a3, b3]` (`u32` lanes of `self` and `b`).
     #[inline(always)]
     pub(crate) fn zip_hi32(self, b: Self) -> Self {
-        backend! {
-            simd128: Self(i32x4_shuffle::<2, 6, 3, 7>(self.0, b.0)),
-            portable: {
-                let (a, b) = (self.u32s(), b.u32s());
-                Self::from_u32s([a[2], b[2], a[3], b[3]])
-            },
-        }
+        self.shuffle32::<2, 6, 3, 7>(b)
     }
 
     /// The low `u32` halves of both `u64` lanes, packed into `u32` lanes
     /// 0 and 1 (and repeated in 2 and 3): `[a0, a2, a0, a2]`.
     #[inline(always)]
     pub(crate) fn pack_lo32(self) -> Self {
-        backend! {
-            simd128: Self(i32x4_shuffle::<0, 2, 0, 2>(self.0, self.0)),
-            portable: {
-                let a = self.u32s();
-                Self::from_u32s([a[0], a[2], a[0], a[2]])
-            },
-        }
+        self.shuffle32::<0, 2, 0, 2>(self)
     }
 
     /// `[a0, b0]` (`u64` lanes of `self` and `b`).
     #[inline(always)]
     pub(crate) fn zip_lo64(self, b: Self) -> Self {
-        backend! {
-            simd128: Self(i64x2_shuffle::<0, 2>(self.0, b.0)),
-            portable: Self::from_u64(self.to_u64()[0], b.to_u64()[0]),
-        }
+        self.shuffle64::<0, 2>(b)
     }
 
     /// `[a1, b1]` (`u64` lanes of `self` and `b`).
     #[inline(always)]
     pub(crate) fn zip_hi64(self, b: Self) -> Self {
-        backend! {
-            simd128: Self(i64x2_shuffle::<1, 3>(self.0, b.0)),
-            portable: Self::from_u64(self.to_u64()[1], b.to_u64()[1]),
-        }
+        self.shuffle64::<1, 3>(b)
     }
 
     /// `[a0, b1]` (`u64` lanes of `self` and `b`).
     #[inline(always)]
     pub(crate) fn blend64(self, b: Self) -> Self {
-        backend! {
-            simd128: Self(i64x2_shuffle::<0, 3>(self.0, b.0)),
-            portable: Self::from_u64(self.to_u64()[0], b.to_u64()[1]),
-        }
+        self.shuffle64::<0, 3>(b)
     }
 
     /// `[a1, b0]` (`u64` lanes of `self` and `b`).
     #[inline(always)]
     pub(crate) fn cross64(self, b: Self) -> Self {
-        backend! {
-            simd128: Self(i64x2_shuffle::<1, 2>(self.0, b.0)),
-            portable: Self::from_u64(self.to_u64()[1], b.to_u64()[0]),
-        }
+        self.shuffle64::<1, 2>(b)
     }
 
     /// Bytes `I0..I15` of `self`: byte `k` of the result is byte `Ik`
