@@ -24,6 +24,18 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+/// `impl Debug` that prints the AEAD type's name and `{ .. }` only: its
+/// fields are key material (round keys, powers of H, the key itself).
+macro_rules! debug_without_key {
+    ($t:ident) => {
+        impl core::fmt::Debug for $t {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($t)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+
 pub mod chacha;
 pub mod gcm;
 #[cfg(test)]

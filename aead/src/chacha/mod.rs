@@ -35,11 +35,7 @@ pub struct ChaCha20Poly1305 {
     key: [u32; 8],
 }
 
-impl core::fmt::Debug for ChaCha20Poly1305 {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("ChaCha20Poly1305 { .. }")
-    }
-}
+debug_without_key!(ChaCha20Poly1305);
 
 impl KeySizeUser for ChaCha20Poly1305 {
     type KeySize = U32;

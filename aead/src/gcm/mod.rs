@@ -53,11 +53,7 @@ pub struct Aes256Gcm {
     ghash: GhashKey,
 }
 
-impl core::fmt::Debug for Aes256Gcm {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("Aes256Gcm { .. }")
-    }
-}
+debug_without_key!(Aes256Gcm);
 
 impl KeySizeUser for Aes256Gcm {
     type KeySize = U32;
