@@ -11,10 +11,10 @@
 //! reduction against precomputed powers of H. Sealing encrypts and hashes
 //! 256 bytes at a time, while they are in cache; opening hashes the whole
 //! ciphertext first and decrypts only once the tag has verified. On
-//! `wasm32` + `simd128` the kernels use `core::arch::wasm32`; elsewhere the
-//! very same kernels run on a portable lane-array vector type (for testing;
-//! native production code keeps the crate, which has AES-NI and CLMUL
-//! backends).
+//! `wasm32` + `simd128` the kernels use `core::arch::wasm32` (through the
+//! crate's `simd::V128`); elsewhere the very same kernels run on that
+//! type's portable back end (for testing; native production code keeps the
+//! crate, which has AES-NI and CLMUL backends).
 //! Must never: branch on or index by secrets, release plaintext before the
 //! tag is verified, touch the buffer when a tag is wrong, or print the key.
 
