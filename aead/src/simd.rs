@@ -21,11 +21,11 @@
 //! [`V128::store`] (`v128_load` and `v128_store` take raw pointers). Each
 //! reads or writes exactly 16 bytes through a pointer made from a
 //! `&[u8; 16]` or `&mut [u8; 16]`, so the access is in bounds and the
-//! borrow makes it valid for that long (and exclusive for the store). Wasm
-//! `v128.load`/`v128.store` have no alignment requirement (the alignment
-//! immediate is only a hint, and `core::arch::wasm32` documents these
-//! functions as taking unaligned pointers), so the byte arrays' alignment
-//! of 1 is fine. Every other simd128 intrinsic used is a safe function
+//! borrow makes it valid for that long (and exclusive for the store). The
+//! intrinsics have no alignment requirement: `core::arch::wasm32` documents
+//! that they emit 1-aligned accesses, and wasm's `v128.load`/`v128.store`
+//! take their alignment only as a hint, so the byte arrays' alignment of 1
+//! is fine. Every other simd128 intrinsic used is a safe function
 //! (the target feature is enabled at compile time). The crate root denies
 //! `unsafe_code` and allows it for this module only, and only when the
 //! simd128 back end is compiled.
