@@ -7,7 +7,7 @@
 //! Must never: branch on or index by key or data, or let the counter wrap
 //! (the AEAD bounds the length first).
 
-use super::vector::V128;
+use crate::simd::V128;
 
 /// "expand 32-byte k".
 const SIGMA: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
@@ -30,13 +30,13 @@ fn state(key: &[u32; 8], nonce: &[u32; 3], counter: u32) -> [u32; 16] {
 #[inline(always)]
 fn quarter(x: &mut [V128; 16], a: usize, b: usize, c: usize, d: usize) {
     x[a] = x[a].add32(x[b]);
-    x[d] = x[d].xor(x[a]).rotl32::<16>();
+    x[d] = (x[d] ^ x[a]).rotl32::<16>();
     x[c] = x[c].add32(x[d]);
-    x[b] = x[b].xor(x[c]).rotl32::<12>();
+    x[b] = (x[b] ^ x[c]).rotl32::<12>();
     x[a] = x[a].add32(x[b]);
-    x[d] = x[d].xor(x[a]).rotl32::<8>();
+    x[d] = (x[d] ^ x[a]).rotl32::<8>();
     x[c] = x[c].add32(x[d]);
-    x[b] = x[b].xor(x[c]).rotl32::<7>();
+    x[b] = (x[b] ^ x[c]).rotl32::<7>();
 }
 
 /// Four keystream blocks (counters `s[12] .. s[12] + 3`), as
@@ -82,7 +82,7 @@ fn four_blocks(s: &[u32; 16]) -> [[V128; 4]; 4] {
 fn xor_wide(s: &[u32; 16], chunk: &mut [u8; WIDE]) {
     let ks = four_blocks(s);
     for (i, piece) in chunk.as_chunks_mut::<16>().0.iter_mut().enumerate() {
-        V128::load(piece).xor(ks[i / 4][i % 4]).store(piece);
+        (V128::load(piece) ^ ks[i / 4][i % 4]).store(piece);
     }
 }
 

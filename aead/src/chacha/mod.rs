@@ -7,15 +7,14 @@
 //! (32x32->64 lane products; LLVM emits them as `i64x2.mul`, which cranelift
 //! makes one `vpmullq` on AVX-512 hosts, ~3.2 GB/s, and a `pmuludq` sequence
 //! elsewhere, ~1.6 GB/s). On `wasm32` + `simd128` the kernels use
-//! `core::arch::wasm32`; elsewhere the very same kernels run on a portable
-//! lane-array vector type (for testing; native production code keeps the
-//! crate, which has AVX2 backends).
+//! `core::arch::wasm32` (through the crate's `simd::V128`); elsewhere the
+//! very same kernels run on that type's portable back end (for testing;
+//! native production code keeps the crate, which has AVX2 backends).
 //! Must never: branch on or index by secrets, release plaintext before the
 //! tag is verified, touch the buffer when a tag is wrong, or print the key.
 
 mod cipher;
 mod poly1305;
-mod vector;
 
 #[cfg(test)]
 mod bench;
@@ -36,11 +35,7 @@ pub struct ChaCha20Poly1305 {
     key: [u32; 8],
 }
 
-impl core::fmt::Debug for ChaCha20Poly1305 {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("ChaCha20Poly1305 { .. }")
-    }
-}
+debug_without_key!(ChaCha20Poly1305);
 
 impl KeySizeUser for ChaCha20Poly1305 {
     type KeySize = U32;

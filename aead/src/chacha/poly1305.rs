@@ -8,9 +8,11 @@
 //! Must never: branch on or index by key, data or accumulator values; keep
 //! key material after drop (zeroized).
 
+use core::ops::{Add, BitAnd, Mul, Shr};
+
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::vector::V128;
+use crate::simd::V128;
 
 /// Bytes in one Poly1305 block.
 pub(crate) const BLOCK: usize = 16;
@@ -25,37 +27,54 @@ fn le32(b: &[u8], i: usize) -> u32 {
     u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
 }
 
+/// The multiplier of `h[j]` in limb `k` of `h * r mod 2^130 - 5`: `r[k - j]`
+/// where `j <= k`, else `5 * r[k + 5 - j]` (from `s`), as limb products
+/// past 2^130 wrap around times 5. Both kernels sum
+/// `h[j] * factor(r, s, k, j)` over `j`; with `k` and `j` constants once
+/// unrolled, this picks a register, never by data.
+#[inline(always)]
+fn factor<T: Copy>(r: &[T; 5], s: &[T; 5], k: usize, j: usize) -> T {
+    if j <= k { r[k - j] } else { s[k + 5 - j] }
+}
+
 /// `h * r mod 2^130 - 5` on 26-bit limbs (partially reduced), scalar.
 #[inline(always)]
 fn mul_scalar(h: [u32; 5], r: &[u32; 5]) -> [u32; 5] {
-    let m = |a: u32, b: u32| u64::from(a) * u64::from(b);
     let s: [u32; 5] = core::array::from_fn(|i| r[i] * 5);
-    let d0 = m(h[0], r[0]) + m(h[1], s[4]) + m(h[2], s[3]) + m(h[3], s[2]) + m(h[4], s[1]);
-    let d1 = m(h[0], r[1]) + m(h[1], r[0]) + m(h[2], s[4]) + m(h[3], s[3]) + m(h[4], s[2]);
-    let d2 = m(h[0], r[2]) + m(h[1], r[1]) + m(h[2], r[0]) + m(h[3], s[4]) + m(h[4], s[3]);
-    let d3 = m(h[0], r[3]) + m(h[1], r[2]) + m(h[2], r[1]) + m(h[3], r[0]) + m(h[4], s[4]);
-    let d4 = m(h[0], r[4]) + m(h[1], r[3]) + m(h[2], r[2]) + m(h[3], r[1]) + m(h[4], r[0]);
-    carry_scalar([d0, d1, d2, d3, d4])
+    let d: [u64; 5] = core::array::from_fn(|k| {
+        (0..5).fold(0, |d, j| {
+            d + u64::from(h[j]) * u64::from(factor(r, &s, k, j))
+        })
+    });
+    carry_scalar(d)
+}
+
+/// Moves the bits of limb `i` above 26 into limb `i + 1` (for limb 4,
+/// into limb 0 times 5: past limb 4 is 2^130, which is 5 modulo the prime).
+/// The scalar limbs are `u64` sums of products or `u32` limbs.
+#[inline(always)]
+fn carry<T>(d: &mut [T; 5], i: usize)
+where
+    T: Copy
+        + From<u32>
+        + Shr<u32, Output = T>
+        + BitAnd<Output = T>
+        + Add<Output = T>
+        + Mul<Output = T>,
+{
+    let c = d[i] >> 26;
+    d[i] = d[i] & T::from(M26);
+    let c = if i == 4 { c * T::from(5) } else { c };
+    d[(i + 1) % 5] = d[(i + 1) % 5] + c;
 }
 
 /// Carries 64-bit limb sums down to (at most slightly over) 26 bits each.
 #[inline(always)]
-fn carry_scalar(d: [u64; 5]) -> [u32; 5] {
-    let m = u64::from(M26);
-    let [mut d0, mut d1, mut d2, mut d3, mut d4] = d;
-    d1 += d0 >> 26;
-    d0 &= m;
-    d2 += d1 >> 26;
-    d1 &= m;
-    d3 += d2 >> 26;
-    d2 &= m;
-    d4 += d3 >> 26;
-    d3 &= m;
-    d0 += (d4 >> 26) * 5;
-    d4 &= m;
-    d1 += d0 >> 26;
-    d0 &= m;
-    [d0 as u32, d1 as u32, d2 as u32, d3 as u32, d4 as u32]
+fn carry_scalar(mut d: [u64; 5]) -> [u32; 5] {
+    for i in [0, 1, 2, 3, 4, 0] {
+        carry(&mut d, i);
+    }
+    d.map(|x| x as u32)
 }
 
 /// The five 26-bit limbs of a 16-byte block, plus `hibit` at bit 128.
@@ -75,62 +94,27 @@ fn limbs(b: &[u8; 16], hibit: u32) -> [u32; 5] {
 #[inline(always)]
 fn mul_vector(h: &[V128; 5], r: &[V128; 5], s: &[V128; 5]) -> [V128; 5] {
     let p: [V128; 5] = core::array::from_fn(|i| h[i].pack_lo32());
-    let d0 = p[0]
-        .mul_lo32(r[0])
-        .add64(p[1].mul_lo32(s[4]))
-        .add64(p[2].mul_lo32(s[3]))
-        .add64(p[3].mul_lo32(s[2]))
-        .add64(p[4].mul_lo32(s[1]));
-    let d1 = p[0]
-        .mul_lo32(r[1])
-        .add64(p[1].mul_lo32(r[0]))
-        .add64(p[2].mul_lo32(s[4]))
-        .add64(p[3].mul_lo32(s[3]))
-        .add64(p[4].mul_lo32(s[2]));
-    let d2 = p[0]
-        .mul_lo32(r[2])
-        .add64(p[1].mul_lo32(r[1]))
-        .add64(p[2].mul_lo32(r[0]))
-        .add64(p[3].mul_lo32(s[4]))
-        .add64(p[4].mul_lo32(s[3]));
-    let d3 = p[0]
-        .mul_lo32(r[3])
-        .add64(p[1].mul_lo32(r[2]))
-        .add64(p[2].mul_lo32(r[1]))
-        .add64(p[3].mul_lo32(r[0]))
-        .add64(p[4].mul_lo32(s[4]));
-    let d4 = p[0]
-        .mul_lo32(r[4])
-        .add64(p[1].mul_lo32(r[3]))
-        .add64(p[2].mul_lo32(r[2]))
-        .add64(p[3].mul_lo32(r[1]))
-        .add64(p[4].mul_lo32(r[0]));
+    let mut d: [V128; 5] = core::array::from_fn(|k| {
+        (1..5).fold(p[0].mul_lo32(r[k]), |d, j| {
+            d.add64(p[j].mul_lo32(factor(r, s, k, j)))
+        })
+    });
     // Two interleaved carry chains (0->1->2->3 and 3->4->0->1) halve the
     // dependent steps; every limb ends at most slightly over 26 bits.
-    let m = V128::splat64(u64::from(M26));
-    let (mut d0, mut d1, mut d2, mut d3, mut d4) = (d0, d1, d2, d3, d4);
-    let c0 = d0.shr64::<26>();
-    let c3 = d3.shr64::<26>();
-    d0 = d0.and(m);
-    d3 = d3.and(m);
-    d1 = d1.add64(c0);
-    d4 = d4.add64(c3);
-    let c1 = d1.shr64::<26>();
-    let c4 = d4.shr64::<26>();
-    d1 = d1.and(m);
-    d4 = d4.and(m);
-    d2 = d2.add64(c1);
-    d0 = d0.add64(c4.add64(c4.shl64::<2>()));
-    let c2 = d2.shr64::<26>();
-    let c0 = d0.shr64::<26>();
-    d2 = d2.and(m);
-    d0 = d0.and(m);
-    d3 = d3.add64(c2);
-    d1 = d1.add64(c0);
-    let c3 = d3.shr64::<26>();
-    d3 = d3.and(m);
-    d4 = d4.add64(c3);
-    [d0, d1, d2, d3, d4]
+    for i in [0, 3, 1, 4, 2, 0, 3] {
+        carry_vector(&mut d, i);
+    }
+    d
+}
+
+/// Moves the bits of limb `i` above 26 into limb `i + 1` (limb 0, times 5,
+/// for limb 4), in both lanes.
+#[inline(always)]
+fn carry_vector(d: &mut [V128; 5], i: usize) {
+    let c = d[i].shr64::<26>();
+    d[i] = d[i] & V128::splat64(u64::from(M26));
+    let c = if i == 4 { c.add64(c.shl64::<2>()) } else { c };
+    d[(i + 1) % 5] = d[(i + 1) % 5].add64(c);
 }
 
 /// Two consecutive blocks as limbs, block 0 in lane 0 and block 1 in lane 1.
@@ -143,11 +127,11 @@ fn limbs_pair(pair: &[u8; 32]) -> [V128; 5] {
     let hi = a.zip_hi64(b);
     let m = V128::splat64(u64::from(M26));
     [
-        lo.and(m),
-        lo.shr64::<26>().and(m),
-        lo.shr64::<52>().or(hi.shl64::<12>()).and(m),
-        hi.shr64::<14>().and(m),
-        hi.shr64::<40>().or(V128::splat64(1 << 24)),
+        lo & m,
+        lo.shr64::<26>() & m,
+        (lo.shr64::<52>() | hi.shl64::<12>()) & m,
+        hi.shr64::<14>() & m,
+        hi.shr64::<40>() | V128::splat64(1 << 24),
     ]
 }
 
@@ -160,6 +144,15 @@ fn multiplier(lane0: &[u32; 5], lane1: &[u32; 5]) -> ([V128; 5], [V128; 5]) {
         V128::from_u32(lane0[i] * 5, lane1[i] * 5, lane0[i] * 5, lane1[i] * 5)
     });
     (r, s)
+}
+
+/// How a partial last block is padded.
+enum Tail {
+    /// With zeros, as a whole block (the AEAD's padded segments).
+    ZeroPadded,
+    /// With a 1 byte and zeros, as a shorter block (plain Poly1305).
+    #[cfg(test)]
+    OnePadded,
 }
 
 /// A Poly1305 computation in progress.
@@ -243,78 +236,63 @@ impl Poly1305 {
     /// Absorbs `data` followed by zero padding to a multiple of 16 bytes
     /// (the RFC 8439 AEAD construction's padded segments).
     pub(crate) fn update_padded(&mut self, data: &[u8]) {
-        let whole = data.len() / BLOCK * BLOCK;
-        let (full, tail) = data.split_at(whole);
-        self.blocks(full);
-        if !tail.is_empty() {
-            let mut b = [0u8; BLOCK];
-            b[..tail.len()].copy_from_slice(tail);
-            self.block(&b, 1 << 24);
-            b.zeroize();
-        }
+        self.update(data, Tail::ZeroPadded);
     }
 
     /// Absorbs a whole final message that may end in a partial block
     /// (plain Poly1305, padded with a 1 byte per RFC 8439).
     #[cfg(test)]
     pub(crate) fn update_final(&mut self, data: &[u8]) {
-        let whole = data.len() / BLOCK * BLOCK;
-        let (full, tail) = data.split_at(whole);
-        self.blocks(full);
-        if !tail.is_empty() {
+        self.update(data, Tail::OnePadded);
+    }
+
+    /// Absorbs the whole blocks of `data`, then its partial last block, if
+    /// any, padded as `tail` says.
+    fn update(&mut self, data: &[u8], tail: Tail) {
+        let (blocks, rest) = data.as_chunks::<BLOCK>();
+        self.blocks(blocks.as_flattened());
+        if !rest.is_empty() {
             let mut b = [0u8; BLOCK];
-            b[..tail.len()].copy_from_slice(tail);
-            b[tail.len()] = 1;
-            self.block(&b, 0);
+            b[..rest.len()].copy_from_slice(rest);
+            let hibit = match tail {
+                Tail::ZeroPadded => 1 << 24,
+                #[cfg(test)]
+                Tail::OnePadded => {
+                    b[rest.len()] = 1;
+                    0
+                }
+            };
+            self.block(&b, hibit);
+            b.zeroize();
         }
     }
 
     /// The 16-byte tag.
     pub(crate) fn finalize(mut self) -> [u8; 16] {
-        let [mut h0, mut h1, mut h2, mut h3, mut h4] = self.h;
         // Full carry.
-        let mut c = h1 >> 26;
-        h1 &= M26;
-        h2 += c;
-        c = h2 >> 26;
-        h2 &= M26;
-        h3 += c;
-        c = h3 >> 26;
-        h3 &= M26;
-        h4 += c;
-        c = h4 >> 26;
-        h4 &= M26;
-        h0 += c * 5;
-        c = h0 >> 26;
-        h0 &= M26;
-        h1 += c;
+        let mut h = self.h;
+        for i in [1, 2, 3, 4, 0] {
+            carry(&mut h, i);
+        }
         // g = h + 5 - 2^130; take g when it does not borrow.
-        let mut g0 = h0.wrapping_add(5);
-        c = g0 >> 26;
-        g0 &= M26;
-        let mut g1 = h1.wrapping_add(c);
-        c = g1 >> 26;
-        g1 &= M26;
-        let mut g2 = h2.wrapping_add(c);
-        c = g2 >> 26;
-        g2 &= M26;
-        let mut g3 = h3.wrapping_add(c);
-        c = g3 >> 26;
-        g3 &= M26;
-        let g4 = h4.wrapping_add(c).wrapping_sub(1 << 26);
-        let take_g = (g4 >> 31).wrapping_sub(1);
-        let keep_h = !take_g;
-        h0 = (h0 & keep_h) | (g0 & take_g);
-        h1 = (h1 & keep_h) | (g1 & take_g);
-        h2 = (h2 & keep_h) | (g2 & take_g);
-        h3 = (h3 & keep_h) | (g3 & take_g);
-        h4 = (h4 & keep_h) | (g4 & take_g);
+        let mut c = 5;
+        let g: [u32; 5] = core::array::from_fn(|i| {
+            let t = h[i].wrapping_add(c);
+            if i == 4 {
+                t.wrapping_sub(1 << 26)
+            } else {
+                c = t >> 26;
+                t & M26
+            }
+        });
+        let take_g = (g[4] >> 31).wrapping_sub(1);
+        let h: [u32; 5] = core::array::from_fn(|i| (h[i] & !take_g) | (g[i] & take_g));
         // h mod 2^128, plus s.
         let w = [
-            h0 | (h1 << 26),
-            (h1 >> 6) | (h2 << 20),
-            (h2 >> 12) | (h3 << 14),
-            (h3 >> 18) | (h4 << 8),
+            h[0] | (h[1] << 26),
+            (h[1] >> 6) | (h[2] << 20),
+            (h[2] >> 12) | (h[3] << 14),
+            (h[3] >> 18) | (h[4] << 8),
         ];
         let mut out = [0u8; 16];
         let mut f = 0u64;

@@ -28,7 +28,7 @@ use core::ops::{BitAnd, BitXor};
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::vector::{V128, permute};
+use crate::simd::{V128, permute};
 
 /// Bytes in one AES block.
 pub(crate) const BLOCK: usize = 16;
@@ -143,6 +143,11 @@ const COUNTER_AT: [usize; 4] = [
 /// The Boyar-Peralta circuit (32 AND, 83 XOR): a linear layer into the
 /// tower field, the shared nonlinear inversion, a linear layer out. Their
 /// numbering has bit 7 as `u0`/`s0`.
+///
+/// Written out gate by gate, as published, on purpose: the lines look alike
+/// but every one is a different gate, the listing can be checked line for
+/// line against the paper, and straight-line code is what the bitsliced
+/// kernel needs (no tables, no data-dependent anything).
 #[inline(always)]
 fn sub_bytes<T>(x: [T; 8]) -> [T; 8]
 where

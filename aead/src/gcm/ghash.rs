@@ -22,7 +22,7 @@
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::vector::{V128, permute};
+use crate::simd::{V128, permute};
 
 /// Bytes in one GHASH block.
 pub(crate) const BLOCK: usize = 16;

@@ -11,16 +11,15 @@
 //! reduction against precomputed powers of H. Sealing encrypts and hashes
 //! 256 bytes at a time, while they are in cache; opening hashes the whole
 //! ciphertext first and decrypts only once the tag has verified. On
-//! `wasm32` + `simd128` the kernels use `core::arch::wasm32`; elsewhere the
-//! very same kernels run on a portable lane-array vector type (for testing;
-//! native production code keeps the crate, which has AES-NI and CLMUL
-//! backends).
+//! `wasm32` + `simd128` the kernels use `core::arch::wasm32` (through the
+//! crate's `simd::V128`); elsewhere the very same kernels run on that
+//! type's portable back end (for testing; native production code keeps the
+//! crate, which has AES-NI and CLMUL backends).
 //! Must never: branch on or index by secrets, release plaintext before the
 //! tag is verified, touch the buffer when a tag is wrong, or print the key.
 
 mod aes;
 mod ghash;
-mod vector;
 
 #[cfg(test)]
 mod bench;
@@ -37,7 +36,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use self::aes::{Aes256, BATCH, BLOCK, Ctr, LANES};
 use self::ghash::{Ghash, GhashKey};
-use self::vector::V128;
+use crate::simd::V128;
 
 /// Longest plaintext, as in the `aes-gcm` crate: the 32-bit block counter
 /// starts at 2 (block 1 masks the tag).
@@ -54,11 +53,7 @@ pub struct Aes256Gcm {
     ghash: GhashKey,
 }
 
-impl core::fmt::Debug for Aes256Gcm {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("Aes256Gcm { .. }")
-    }
-}
+debug_without_key!(Aes256Gcm);
 
 impl KeySizeUser for Aes256Gcm {
     type KeySize = U32;

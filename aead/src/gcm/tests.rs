@@ -11,7 +11,9 @@ use ghash::universal_hash::UniversalHash;
 use super::Aes256Gcm;
 use super::aes::{Aes256, BLOCK, Ctr, LANES, UP1, UP2, expand_key, sub_word};
 use super::ghash::{Ghash, GhashKey, dot_bytes};
-use crate::kernel_testing::{Rng, arr, unhex};
+use crate::kernel_testing::{
+    Aead06, Rng, arr, assert_debug_hides_key, differential, differential_random, unhex,
+};
 
 /// Multiplication in GF(2^8) modulo x^8 + x^4 + x^3 + x + 1, bit by bit.
 fn gf_mul(mut a: u8, mut b: u8) -> u8 {
@@ -299,74 +301,17 @@ fn aead_gcm_spec_test_cases_13_to_16() {
     }
 }
 
-/// Seals with both implementations, checks they agree byte for byte, that
-/// ours opens both, and that every kind of tampering is rejected with the
-/// buffer left untouched.
-fn differential(rng: &mut Rng, key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], plain: &[u8]) {
-    let ours = Aes256Gcm::new(key.into());
-    let theirs = aes_gcm::Aes256Gcm::new(key.into());
-    let n = nonce.into();
-    let len = plain.len();
-
-    let mut ct = plain.to_vec();
-    let tag = ours
-        .encrypt_inout_detached(n, aad, ct.as_mut_slice().into())
-        .expect("seal");
-    let mut ct_ref = plain.to_vec();
-    let tag_ref = theirs
-        .encrypt_inout_detached(n, aad, ct_ref.as_mut_slice().into())
-        .expect("seal");
-    assert_eq!(ct, ct_ref, "ciphertext, len {len}, aad {}", aad.len());
-    assert_eq!(tag, tag_ref, "tag, len {len}, aad {}", aad.len());
-
-    let mut opened = ct.clone();
-    ours.decrypt_inout_detached(n, aad, opened.as_mut_slice().into(), &tag)
-        .expect("open");
-    assert_eq!(opened, plain, "open, len {len}");
-
-    let refused = |nonce: &[u8; 12], aad: &[u8], buf: &mut Vec<u8>, tag: &[u8; 16], what: &str| {
-        let before = buf.clone();
-        let result =
-            ours.decrypt_inout_detached(nonce.into(), aad, buf.as_mut_slice().into(), tag.into());
-        assert!(result.is_err(), "{what} accepted, len {len}");
-        assert_eq!(*buf, before, "buffer touched after a bad {what}, len {len}");
-    };
-    let tag: [u8; 16] = tag.into();
-
-    let mut bad_tag = tag;
-    bad_tag[rng.below(16)] ^= 1 << rng.below(8);
-    refused(nonce, aad, &mut ct.clone(), &bad_tag, "tag");
-
-    if len > 0 {
-        let mut buf = ct.clone();
-        buf[rng.below(len)] ^= 1 << rng.below(8);
-        refused(nonce, aad, &mut buf, &tag, "ciphertext");
-    }
-    if !aad.is_empty() {
-        let mut bad_aad = aad.to_vec();
-        let i = rng.below(aad.len());
-        bad_aad[i] ^= 1 << rng.below(8);
-        refused(nonce, &bad_aad, &mut ct.clone(), &tag, "aad");
-    }
-    let mut bad_nonce = *nonce;
-    bad_nonce[rng.below(12)] ^= 1 << rng.below(8);
-    refused(&bad_nonce, aad, &mut ct.clone(), &tag, "nonce");
-    // Moving bytes between the aad and the ciphertext changes the tag.
-    let mut longer_aad = aad.to_vec();
-    longer_aad.push(0);
-    refused(nonce, &longer_aad, &mut ct.clone(), &tag, "aad length");
-}
+/// Ours and the crate's, under test.
+type Ours = Aead06<Aes256Gcm>;
+type Theirs = Aead06<aes_gcm::Aes256Gcm>;
 
 #[test]
 fn aead_matches_the_aes_gcm_crate_on_every_length_to_4096() {
     let mut rng = Rng(0x5eed_6c3a_0005);
     for len in 0..=4096 {
-        let key = rng.array();
-        let nonce = rng.array();
-        let aad_len = if len % 5 == 0 { 0 } else { rng.below(80) };
-        let aad = rng.bytes(aad_len);
-        let plain = rng.bytes(len);
-        differential(&mut rng, &key, &nonce, &aad, &plain);
+        differential_random::<Ours, Theirs>(&mut rng, len, |rng| {
+            if len % 5 == 0 { 0 } else { rng.below(80) }
+        });
     }
 }
 
@@ -377,11 +322,7 @@ fn aead_matches_the_aes_gcm_crate_on_every_aad_length_to_64() {
         0, 1, 15, 16, 17, 95, 96, 97, 127, 128, 129, 223, 224, 225, 1000,
     ] {
         for aad_len in 0..=64 {
-            let key = rng.array();
-            let nonce = rng.array();
-            let aad = rng.bytes(aad_len);
-            let plain = rng.bytes(len);
-            differential(&mut rng, &key, &nonce, &aad, &plain);
+            differential_random::<Ours, Theirs>(&mut rng, len, |_| aad_len);
         }
     }
 }
@@ -390,12 +331,7 @@ fn aead_matches_the_aes_gcm_crate_on_every_aad_length_to_64() {
 fn aead_matches_the_aes_gcm_crate_on_big_records() {
     let mut rng = Rng(0x5eed_6c3a_0007);
     for len in [16384, 65517, 65536, 65536 + 17, 1 << 20] {
-        let key = rng.array();
-        let nonce = rng.array();
-        let aad_len = rng.below(40);
-        let aad = rng.bytes(aad_len);
-        let plain = rng.bytes(len);
-        differential(&mut rng, &key, &nonce, &aad, &plain);
+        differential_random::<Ours, Theirs>(&mut rng, len, |rng| rng.below(40));
     }
 }
 
@@ -411,7 +347,7 @@ fn aead_matches_the_aes_gcm_crate_on_extreme_inputs() {
                 let nonce = [fill; 12];
                 let aad = vec![fill; len % 67];
                 let plain = vec![fill; len];
-                differential(&mut rng, &key, &nonce, &aad, &plain);
+                differential::<Ours, Theirs>(&mut rng, &key, &nonce, &aad, &plain);
             }
         }
     }
@@ -463,8 +399,7 @@ fn aead_in_and_out_buffers_may_differ() {
 #[test]
 fn aead_debug_does_not_print_the_key() {
     let aead = Aes256Gcm::new(&[0xab; 32].into());
-    let shown = format!("{aead:?}");
-    assert_eq!(shown, "Aes256Gcm { .. }");
+    assert_debug_hides_key(&aead, "Aes256Gcm { .. }");
 }
 
 #[test]
