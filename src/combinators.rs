@@ -10,7 +10,7 @@ use wasip2::io::poll::{Pollable, poll};
 
 use super::bindings::exports::spoke::flow::combinators::{CopyError, Direction, Stats};
 use super::bindings::exports::spoke::flow::types::ShutdownMode;
-use super::flow::Conn;
+use super::layer::{Conn, Layer};
 use super::pipe::{Sink, Source};
 use super::tcp::{SpliceError, Spliced, TcpFlow};
 
@@ -45,10 +45,14 @@ pub fn echo(conn: &mut Conn) -> Result<Stats, CopyError> {
 fn pump(src: &mut Conn, mut dst: Option<&mut Conn>) -> Result<Stats, CopyError> {
     let start = monotonic_clock::now();
     let mut stats = no_stats();
-    let spliced = match (&mut *src, dst.as_deref_mut()) {
-        (Conn::Tcp(s), Some(Conn::Tcp(d))) => Some(s.splice_to(d, |n| moved(&mut stats, n))),
-        (Conn::Tcp(s), None) => Some(s.splice_echo(|n| moved(&mut stats, n))),
-        _ => None,
+    let spliced = match dst.as_deref_mut() {
+        Some(d) => match (src.as_tcp(), d.as_tcp()) {
+            (Some(s), Some(d)) => Some(s.splice_to(d, |n| moved(&mut stats, n))),
+            _ => None,
+        },
+        None => src
+            .as_tcp()
+            .map(|s| s.splice_echo(|n| moved(&mut stats, n))),
     };
     match spliced {
         Some(outcome) => outcome.map_err(|e| match e {
@@ -70,8 +74,8 @@ fn pump(src: &mut Conn, mut dst: Option<&mut Conn>) -> Result<Stats, CopyError> 
         }
     }
     match dst {
-        Some(d) => d.shutdown(ShutdownMode::Write),
-        None => src.shutdown(ShutdownMode::Write),
+        Some(d) => Layer::shutdown(&mut **d, ShutdownMode::Write),
+        None => Layer::shutdown(&mut **src, ShutdownMode::Write),
     }
     .map_err(CopyError::Write)?;
     stats.duration_ns = monotonic_clock::now().saturating_sub(start);
@@ -281,14 +285,14 @@ pub fn proxy(a: &mut Conn, b: &mut Conn) -> (Direction, Direction) {
             }
         };
         if go_ab {
-            match (&mut *a, &mut *b) {
-                (Conn::Tcp(a), Conn::Tcp(b)) => ab.splice_step(a, b, start),
+            match (a.as_tcp(), b.as_tcp()) {
+                (Some(a), Some(b)) => ab.splice_step(a, b, start),
                 _ => ab.step(a, b, start),
             }
         }
         if go_ba {
-            match (&mut *b, &mut *a) {
-                (Conn::Tcp(b), Conn::Tcp(a)) => ba.splice_step(b, a, start),
+            match (b.as_tcp(), a.as_tcp()) {
+                (Some(b), Some(a)) => ba.splice_step(b, a, start),
                 _ => ba.step(b, a, start),
             }
         }

@@ -38,6 +38,7 @@ mod combinators;
 mod errors;
 mod flow;
 mod inbox;
+mod layer;
 mod listener;
 mod pipe;
 mod secure;
@@ -58,7 +59,7 @@ use wasip2::io::poll::Pollable;
 use wasip2::io::streams::{InputStream, OutputStream};
 use wasip2::sockets::network::IpSocketAddress;
 
-use flow::{Conn, FlowResource};
+use flow::FlowResource;
 
 /// The component: every export of the `spoke:flow/component` world.
 struct Component;
@@ -121,12 +122,12 @@ impl tcp_api::Guest for Component {
 
     fn connect(host: String, port: u16) -> Result<Flow, Error> {
         let t = tcp::connect(&host, port)?;
-        Ok(Flow::new(FlowResource::new(Conn::Tcp(t))))
+        Ok(Flow::new(FlowResource::new(t)))
     }
 
     fn connect_address(address: IpSocketAddress) -> Result<Flow, Error> {
         let t = tcp::connect_address(address)?;
-        Ok(Flow::new(FlowResource::new(Conn::Tcp(t))))
+        Ok(Flow::new(FlowResource::new(t)))
     }
 }
 
@@ -154,7 +155,7 @@ impl tcp_api::GuestListener for ListenerResource {
             .try_borrow_mut()
             .map_err(|_| errors::busy_flow())?
             .accept()?;
-        Ok(Flow::new(FlowResource::new(Conn::Tcp(t))))
+        Ok(Flow::new(FlowResource::new(t)))
     }
 
     fn subscribe(&self) -> Pollable {
@@ -193,10 +194,7 @@ impl spoke_api::Guest for Component {
     }
 
     fn ciphers(f: FlowBorrow<'_>) -> Option<(Cipher, Cipher)> {
-        match &*f.get::<FlowResource>().borrow().ok()? {
-            Conn::Secure(s) => Some(s.ciphers()),
-            Conn::Tcp(_) => None,
-        }
+        f.get::<FlowResource>().borrow().ok()?.ciphers()
     }
 }
 
@@ -215,7 +213,7 @@ fn layer(
         .map_err(HandshakeError::Flow)?;
     drop(underlying);
     let flow = secure::handshake(role, conn, ids, &password, cfg)?;
-    Ok(Flow::new(FlowResource::new(Conn::Secure(Box::new(flow)))))
+    Ok(Flow::new(FlowResource::new(flow)))
 }
 
 impl combinators_api::Guest for Component {

@@ -23,7 +23,7 @@ use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 use super::bindings::exports::spoke::flow::combinators::{CopyError, Direction, Stats};
 use super::bindings::exports::spoke::flow::types::{Error, ShutdownMode, WriteError};
 use super::combinators::{self, Leg};
-use super::flow::Conn;
+use super::layer::{Conn, Layer};
 use super::tcp::{SpliceError, Spliced, TcpFlow};
 
 /// Where a leg reads from.
@@ -58,33 +58,33 @@ pub(crate) trait Sink {
 
 impl Source for Conn {
     fn try_read(&mut self, max: u32) -> Result<Option<Option<Vec<u8>>>, Error> {
-        Conn::try_read(self, max)
+        Layer::try_read(&mut **self, max)
     }
 
     fn read_wait(&self) -> Option<&Pollable> {
-        Conn::read_wait(self)
+        Layer::read_wait(&**self)
     }
 
     fn shutdown(&mut self, mode: ShutdownMode) -> Result<(), WriteError> {
-        Conn::shutdown(self, mode)
+        Layer::shutdown(&mut **self, mode)
     }
 }
 
 impl Sink for Conn {
     fn write_some(&mut self, data: &[u8]) -> Result<usize, WriteError> {
-        Conn::write_some(self, data)
+        Layer::write_some(&mut **self, data)
     }
 
     fn write_wait(&self) -> Option<&Pollable> {
-        Conn::write_wait(self)
+        Layer::write_wait(&**self)
     }
 
     fn has_pending_output(&self) -> bool {
-        Conn::has_pending_output(self)
+        Layer::has_pending_output(&**self)
     }
 
     fn shutdown(&mut self, mode: ShutdownMode) -> Result<(), WriteError> {
-        Conn::shutdown(self, mode)
+        Layer::shutdown(&mut **self, mode)
     }
 }
 
@@ -214,7 +214,7 @@ fn drive(
     mut input: Option<InputEnd<'_>>,
     mut output: Option<OutputEnd<'_>>,
 ) -> (Option<Direction>, Option<Direction>) {
-    if let Conn::Tcp(t) = flow {
+    if let Some(t) = flow.as_tcp() {
         return drive_spliced(t, input, output);
     }
     let start = monotonic_clock::now();

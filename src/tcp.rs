@@ -17,29 +17,10 @@ use wasip2::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress};
 use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 use wasip2::sockets::tcp_create_socket::create_tcp_socket;
 
-use super::bindings::exports::spoke::flow::types::{Error, WriteError};
+use super::bindings::exports::spoke::flow::types::{Error, ShutdownMode, WriteError};
 use super::errors;
 use super::inbox::Inbox;
-
-/// What a later read returns.
-enum ReadSide {
-    /// Reads go to the socket.
-    Open,
-    /// End-of-stream was seen, or the read side was shut.
-    Ended,
-    /// A read failed; every later read fails the same way.
-    Failed(Error),
-}
-
-/// What a later write does.
-enum WriteSide {
-    /// Writes go to the socket.
-    Open,
-    /// The write side was shut (or the flow closed): writes fail with `closed`.
-    Shut,
-    /// A write failed; every later write fails the same way.
-    Failed(WriteError),
-}
+use super::layer::{Layer, ReadSide, WriteSide};
 
 /// The live handles of a connection. Field order is drop order: pollables
 /// before the streams they come from, streams before the socket.
@@ -92,73 +73,6 @@ impl TcpFlow {
             read: ReadSide::Open,
             write: WriteSide::Open,
         }
-    }
-
-    /// Reads between 1 and `max` bytes, `None` at end-of-stream.
-    pub fn read(&mut self, max: u32) -> Result<Option<Vec<u8>>, Error> {
-        if self.handles.is_none() {
-            return Err(errors::closed_flow());
-        }
-        if let Some(data) = self.peeked.pop(max as usize) {
-            return Ok(Some(data));
-        }
-        match &self.read {
-            ReadSide::Open => {}
-            ReadSide::Ended => return Ok(None),
-            ReadSide::Failed(e) => return Err(e.clone()),
-        }
-        let Some(h) = &self.handles else {
-            return Err(errors::closed_flow());
-        };
-        let len = u64::from(max.max(1));
-        loop {
-            // One host call: waits for readiness, then reads what is there.
-            match h.input.blocking_read(len) {
-                Ok(data) if data.is_empty() => continue,
-                Ok(data) => return Ok(Some(data)),
-                Err(e) => {
-                    return match errors::from_read(e) {
-                        None => {
-                            self.read = ReadSide::Ended;
-                            Ok(None)
-                        }
-                        Some(e) => {
-                            self.read = ReadSide::Failed(e.clone());
-                            Err(e)
-                        }
-                    };
-                }
-            }
-        }
-    }
-
-    /// Writes every byte of `data`.
-    ///
-    /// While the stream accepts nothing, the write also takes in what the
-    /// peer sends (up to [`INBOX_LIMIT`] held), for later reads: a peer that
-    /// writes a lot before it reads, while we do the same, then never
-    /// waits on us forever. End-of-stream or an error seen meanwhile is
-    /// returned by the reads after those bytes.
-    pub fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
-        self.writable()?;
-        if data.is_empty() {
-            return Ok(());
-        }
-        let r = self.write_all(data);
-        self.note_write(r)
-    }
-
-    /// Writes each buffer in order, like [`TcpFlow::write`].
-    pub fn writev(&mut self, data: &[Vec<u8>]) -> Result<(), WriteError> {
-        self.writable()?;
-        let mut r = Ok(());
-        for chunk in data.iter().filter(|c| !c.is_empty()) {
-            r = self.write_all(chunk);
-            if r.is_err() {
-                break;
-            }
-        }
-        self.note_write(r)
     }
 
     /// Writes all of `data`, in pieces no larger than each permit.
@@ -224,22 +138,16 @@ impl TcpFlow {
         // Ready may be stale: a read that finds nothing clears it.
         match h.input.read(CHUNK) {
             Ok(data) => self.peeked.push(data),
-            Err(e) => {
-                self.read = match errors::from_read(e) {
-                    None => ReadSide::Ended,
-                    Some(e) => ReadSide::Failed(e),
-                }
-            }
+            Err(e) => self.read = ReadSide::after(errors::from_read(e)),
         }
     }
 
     /// Fails if writes are no longer possible.
     fn writable(&self) -> Result<(), WriteError> {
-        match &self.write {
-            WriteSide::Open if self.handles.is_some() => Ok(()),
-            WriteSide::Open | WriteSide::Shut => Err(WriteError::Closed),
-            WriteSide::Failed(e) => Err(e.clone()),
+        if self.handles.is_none() && matches!(self.write, WriteSide::Open) {
+            return Err(WriteError::Closed);
         }
+        self.write.check()
     }
 
     /// Makes a write failure sticky.
@@ -282,20 +190,65 @@ impl TcpFlow {
         r
     }
 
-    /// Shuts both directions (delivering what was written) and frees the
-    /// connection. Idempotent.
-    pub fn close(&mut self) {
-        if self.handles.is_none() {
+    /// Whether a read would return at once without touching the socket.
+    pub fn read_settled(&self) -> bool {
+        !self.peeked.is_empty() || !matches!(self.read, ReadSide::Open) || self.handles.is_none()
+    }
+
+    /// Clears a stale readiness of the input stream before a pollable is
+    /// lent: wasmtime reports a stream as readable until a read finds it
+    /// empty (a freshly accepted socket's stream, or one whose last read
+    /// took everything there was), so a pollable made then would be ready
+    /// with nothing to read. One non-blocking read clears it; what it
+    /// returns (data, end-of-stream or an error) is kept for the next
+    /// `read`, and the pollable lent is then ready at once.
+    fn settle(&mut self) {
+        if self.read_settled() {
             return;
         }
-        let _ = self.shutdown_write();
-        self.shutdown_read();
-        self.write = WriteSide::Shut;
-        if let Some(mut h) = self.handles.take() {
-            h.readable = None;
-            h.writable = None;
-            if self.lent_pollable {
-                self.retired = Some(h);
+        let Some(h) = &self.handles else { return };
+        match h.input.read(CHUNK) {
+            Ok(data) => self.peeked.push(data),
+            Err(e) => self.read = ReadSide::after(errors::from_read(e)),
+        }
+    }
+}
+
+impl Layer for TcpFlow {
+    /// Reads between 1 and `max` bytes, `None` at end-of-stream.
+    fn read(&mut self, max: u32) -> Result<Option<Vec<u8>>, Error> {
+        if self.handles.is_none() {
+            return Err(errors::closed_flow());
+        }
+        if let Some(data) = self.peeked.pop(max as usize) {
+            return Ok(Some(data));
+        }
+        match &self.read {
+            ReadSide::Open => {}
+            ReadSide::Ended => return Ok(None),
+            ReadSide::Failed(e) => return Err(e.clone()),
+        }
+        let Some(h) = &self.handles else {
+            return Err(errors::closed_flow());
+        };
+        let len = u64::from(max.max(1));
+        loop {
+            // One host call: waits for readiness, then reads what is there.
+            match h.input.blocking_read(len) {
+                Ok(data) if data.is_empty() => continue,
+                Ok(data) => return Ok(Some(data)),
+                Err(e) => {
+                    return match errors::from_read(e) {
+                        None => {
+                            self.read = ReadSide::Ended;
+                            Ok(None)
+                        }
+                        Some(e) => {
+                            self.read = ReadSide::Failed(e.clone());
+                            Err(e)
+                        }
+                    };
+                }
             }
         }
     }
@@ -303,7 +256,7 @@ impl TcpFlow {
     /// Reads what has arrived without blocking: `Ok(None)` when a read
     /// would block, `Ok(Some(None))` at end-of-stream. A read that finds
     /// nothing also clears any stale readiness of the stream's pollables.
-    pub fn try_read(&mut self, max: u32) -> Result<Option<Option<Vec<u8>>>, Error> {
+    fn try_read(&mut self, max: u32) -> Result<Option<Option<Vec<u8>>>, Error> {
         if self.read_settled() {
             return self.read(max).map(Some);
         }
@@ -326,75 +279,38 @@ impl TcpFlow {
         }
     }
 
-    /// Whether a read would return at once without touching the socket.
-    pub fn read_settled(&self) -> bool {
-        !self.peeked.is_empty() || !matches!(self.read, ReadSide::Open) || self.handles.is_none()
+    /// Writes every byte of `data`.
+    ///
+    /// While the stream accepts nothing, the write also takes in what the
+    /// peer sends (up to [`INBOX_LIMIT`] held), for later reads: a peer that
+    /// writes a lot before it reads, while we do the same, then never
+    /// waits on us forever. End-of-stream or an error seen meanwhile is
+    /// returned by the reads after those bytes.
+    fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
+        self.writable()?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        let r = self.write_all(data);
+        self.note_write(r)
     }
 
-    /// A pollable for the caller, ready when a read would not block.
-    pub fn subscribe(&mut self) -> Pollable {
-        self.settle();
-        match &self.handles {
-            Some(h) if !self.read_settled() => {
-                self.lent_pollable = true;
-                h.input.subscribe()
-            }
-            _ => ready_now(),
-        }
-    }
-
-    /// Clears a stale readiness of the input stream before a pollable is
-    /// lent: wasmtime reports a stream as readable until a read finds it
-    /// empty (a freshly accepted socket's stream, or one whose last read
-    /// took everything there was), so a pollable made then would be ready
-    /// with nothing to read. One non-blocking read clears it; what it
-    /// returns (data, end-of-stream or an error) is kept for the next
-    /// `read`, and the pollable lent is then ready at once.
-    fn settle(&mut self) {
-        if self.read_settled() {
-            return;
-        }
-        let Some(h) = &self.handles else { return };
-        match h.input.read(CHUNK) {
-            Ok(data) => self.peeked.push(data),
-            Err(e) => {
-                self.read = match errors::from_read(e) {
-                    None => ReadSide::Ended,
-                    Some(e) => ReadSide::Failed(e),
-                }
+    /// Writes each buffer in order, like [`TcpFlow::write`].
+    fn writev(&mut self, data: &[Vec<u8>]) -> Result<(), WriteError> {
+        self.writable()?;
+        let mut r = Ok(());
+        for chunk in data.iter().filter(|c| !c.is_empty()) {
+            r = self.write_all(chunk);
+            if r.is_err() {
+                break;
             }
         }
-    }
-
-    /// Makes the pollables that `read_wait` and `write_wait` lend.
-    pub fn prepare_waits(&mut self) {
-        if let Some(h) = &mut self.handles {
-            h.readable.get_or_insert_with(|| h.input.subscribe());
-            h.writable.get_or_insert_with(|| h.output.subscribe());
-        }
-    }
-
-    /// The flow's own pollable to wait on before a read, or `None` when a
-    /// read would not block. Call `prepare_waits` first.
-    pub fn read_wait(&self) -> Option<&Pollable> {
-        if self.read_settled() {
-            return None;
-        }
-        self.handles.as_ref()?.readable.as_ref()
-    }
-
-    /// The flow's own pollable to wait on before `write_some` can accept
-    /// bytes, or `None` if it can now. Call `prepare_waits` first.
-    pub fn write_wait(&self) -> Option<&Pollable> {
-        match &self.write {
-            WriteSide::Open => self.handles.as_ref()?.writable.as_ref(),
-            _ => None,
-        }
+        self.note_write(r)
     }
 
     /// Writes as much of `data` as the stream accepts now, without
     /// blocking; returns how many bytes it took (possibly 0).
-    pub fn write_some(&mut self, data: &[u8]) -> Result<usize, WriteError> {
+    fn write_some(&mut self, data: &[u8]) -> Result<usize, WriteError> {
         self.writable()?;
         let Some(h) = &self.handles else {
             return Err(WriteError::Closed);
@@ -415,8 +331,77 @@ impl TcpFlow {
         r
     }
 
+    /// Shuts one or both directions: the read side at once, the write side
+    /// once every written byte has left the stream.
+    fn shutdown(&mut self, mode: ShutdownMode) -> Result<(), WriteError> {
+        let r = match mode {
+            ShutdownMode::Read => Ok(()),
+            ShutdownMode::Write | ShutdownMode::ReadWrite => self.shutdown_write(),
+        };
+        if !matches!(mode, ShutdownMode::Write) {
+            self.shutdown_read();
+        }
+        r
+    }
+
+    /// Shuts both directions (delivering what was written) and frees the
+    /// connection. Idempotent.
+    fn close(&mut self) {
+        if self.handles.is_none() {
+            return;
+        }
+        let _ = self.shutdown_write();
+        self.shutdown_read();
+        self.write = WriteSide::Shut;
+        if let Some(mut h) = self.handles.take() {
+            h.readable = None;
+            h.writable = None;
+            if self.lent_pollable {
+                self.retired = Some(h);
+            }
+        }
+    }
+
+    /// A pollable for the caller, ready when a read would not block.
+    fn subscribe(&mut self) -> Pollable {
+        self.settle();
+        match &self.handles {
+            Some(h) if !self.read_settled() => {
+                self.lent_pollable = true;
+                h.input.subscribe()
+            }
+            _ => ready_now(),
+        }
+    }
+
+    /// Makes the pollables that `read_wait` and `write_wait` lend.
+    fn prepare_waits(&mut self) {
+        if let Some(h) = &mut self.handles {
+            h.readable.get_or_insert_with(|| h.input.subscribe());
+            h.writable.get_or_insert_with(|| h.output.subscribe());
+        }
+    }
+
+    /// The flow's own pollable to wait on before a read, or `None` when a
+    /// read would not block. Call `prepare_waits` first.
+    fn read_wait(&self) -> Option<&Pollable> {
+        if self.read_settled() {
+            return None;
+        }
+        self.handles.as_ref()?.readable.as_ref()
+    }
+
+    /// The flow's own pollable to wait on before `write_some` can accept
+    /// bytes, or `None` if it can now. Call `prepare_waits` first.
+    fn write_wait(&self) -> Option<&Pollable> {
+        match &self.write {
+            WriteSide::Open => self.handles.as_ref()?.writable.as_ref(),
+            _ => None,
+        }
+    }
+
     /// The local address of the socket.
-    pub fn local_address(&self) -> Result<IpSocketAddress, Error> {
+    fn local_address(&self) -> Result<IpSocketAddress, Error> {
         let h = self.handles.as_ref().ok_or_else(errors::closed_flow)?;
         if let Some(a) = self.addresses.0 {
             return Ok(a);
@@ -427,7 +412,7 @@ impl TcpFlow {
     }
 
     /// The peer's address.
-    pub fn remote_address(&self) -> Result<IpSocketAddress, Error> {
+    fn remote_address(&self) -> Result<IpSocketAddress, Error> {
         let h = self.handles.as_ref().ok_or_else(errors::closed_flow)?;
         if let Some(a) = self.addresses.1 {
             return Ok(a);
@@ -435,6 +420,10 @@ impl TcpFlow {
         h.socket
             .remote_address()
             .map_err(|c| errors::from_code(c, "reading the remote address"))
+    }
+
+    fn as_tcp(&mut self) -> Option<&mut TcpFlow> {
+        Some(self)
     }
 }
 
