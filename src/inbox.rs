@@ -54,12 +54,6 @@ impl Inbox {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-
-    /// Takes every chunk out, in order.
-    pub fn take_all(&mut self) -> impl Iterator<Item = Vec<u8>> {
-        self.len = 0;
-        std::mem::take(&mut self.chunks).into_iter()
-    }
 }
 
 #[cfg(test)]

@@ -9,11 +9,13 @@
 //! costs more than one dynamic call per operation.
 
 use wasip2::io::poll::Pollable;
+use wasip2::io::streams::OutputStream;
 use wasip2::sockets::network::IpSocketAddress;
 
 use super::bindings::exports::spoke::flow::spoke::Cipher;
 use super::bindings::exports::spoke::flow::types::{Error, ShutdownMode, WriteError};
-use super::tcp::TcpFlow;
+use super::ends::Fill;
+use super::splice::{SpliceError, Spliced};
 
 /// A flow of any kind, as the `flow` resource and the layers above it hold it.
 pub type Conn = Box<dyn Layer>;
@@ -77,9 +79,30 @@ pub trait Layer {
         None
     }
 
-    /// The TCP connection itself when this flow is one, so that the
-    /// combinators can have the host move its bytes (`splice`).
-    fn as_tcp(&mut self) -> Option<&mut TcpFlow> {
+    /// Whether this flow's bytes can move inside the host, never entering
+    /// the guest: then the `splice_*` methods below act (they return `None`
+    /// otherwise, and the combinators read and write instead).
+    fn splices(&self) -> bool {
+        false
+    }
+
+    /// Moves what has arrived into `out` without blocking, inside the host
+    /// (`wasi:io/streams.splice`; bytes already taken in are written first).
+    fn splice_out(&mut self, out: &OutputStream) -> Option<Result<Spliced, SpliceError>> {
+        let _ = out;
+        None
+    }
+
+    /// Lends this flow's output stream to `fill`, which splices into it
+    /// without blocking, and keeps a write failure `fill` reports.
+    fn splice_in(&mut self, fill: &mut Fill<'_>) -> Option<Result<Spliced, SpliceError>> {
+        let _ = fill;
+        None
+    }
+
+    /// [`Layer::splice_out`] into this flow's own output: one step of an
+    /// echo of the peer, inside the host.
+    fn splice_back(&mut self) -> Option<Result<Spliced, SpliceError>> {
         None
     }
 }

@@ -35,13 +35,15 @@ mod bindings {
 pub(crate) const CHUNK: usize = 256 * 1024;
 
 mod combinators;
+mod ends;
+mod engine;
 mod errors;
 mod flow;
 mod inbox;
 mod layer;
 mod listener;
-mod pipe;
 mod secure;
+mod splice;
 mod tcp;
 
 use bindings::exports::spoke::flow::combinators::{
@@ -235,7 +237,7 @@ impl combinators_api::Guest for Component {
         let fa = a.get::<FlowResource>();
         let fb = b.get::<FlowResource>();
         let failed = |e: &Error| Direction {
-            stats: combinators::no_stats(),
+            stats: engine::no_stats(),
             error: Some(CopyError::Read(e.clone())),
         };
         match (fa.borrow(), fb.borrow()) {
@@ -250,10 +252,10 @@ impl combinators_api::Guest for Component {
         output: &OutputStream,
     ) -> (Direction, Direction) {
         match f.get::<FlowResource>().borrow() {
-            Ok(mut conn) => pipe::pipe(&mut conn, input, output),
+            Ok(mut conn) => combinators::pipe(&mut conn, input, output),
             Err(e) => {
                 let failed = || Direction {
-                    stats: combinators::no_stats(),
+                    stats: engine::no_stats(),
                     error: Some(CopyError::Read(e.clone())),
                 };
                 (failed(), failed())
@@ -266,7 +268,7 @@ impl combinators_api::Guest for Component {
             .get::<FlowResource>()
             .borrow()
             .map_err(CopyError::Read)?;
-        pipe::copy_to_stream(&mut conn, dst)
+        combinators::copy_to_stream(&mut conn, dst)
     }
 
     fn copy_from_stream(src: &InputStream, dst: FlowBorrow<'_>) -> Result<Stats, CopyError> {
@@ -274,6 +276,6 @@ impl combinators_api::Guest for Component {
             .get::<FlowResource>()
             .borrow()
             .map_err(|e| CopyError::Write(WriteError::Error(e)))?;
-        pipe::copy_from_stream(src, &mut conn)
+        combinators::copy_from_stream(src, &mut conn)
     }
 }

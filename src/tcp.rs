@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use wasip2::clocks::monotonic_clock;
 use wasip2::io::poll::{Pollable, poll};
-use wasip2::io::streams::{InputStream, OutputStream, StreamError};
+use wasip2::io::streams::{InputStream, OutputStream};
 use wasip2::sockets::instance_network::instance_network;
 use wasip2::sockets::ip_name_lookup::resolve_addresses;
 use wasip2::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress};
@@ -18,9 +18,11 @@ use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 use wasip2::sockets::tcp_create_socket::create_tcp_socket;
 
 use super::bindings::exports::spoke::flow::types::{Error, ShutdownMode, WriteError};
+use super::ends::Fill;
 use super::errors;
 use super::inbox::Inbox;
 use super::layer::{Layer, ReadSide, WriteSide};
+use super::splice::{self, SpliceError, Spliced};
 
 /// The live handles of a connection. Field order is drop order: pollables
 /// before the streams they come from, streams before the socket.
@@ -136,7 +138,7 @@ impl TcpFlow {
             return;
         }
         // Ready may be stale: a read that finds nothing clears it.
-        match h.input.read(CHUNK) {
+        match h.input.read(crate::CHUNK as u64) {
             Ok(data) => self.peeked.push(data),
             Err(e) => self.read = ReadSide::after(errors::from_read(e)),
         }
@@ -207,7 +209,7 @@ impl TcpFlow {
             return;
         }
         let Some(h) = &self.handles else { return };
-        match h.input.read(CHUNK) {
+        match h.input.read(crate::CHUNK as u64) {
             Ok(data) => self.peeked.push(data),
             Err(e) => self.read = ReadSide::after(errors::from_read(e)),
         }
@@ -422,141 +424,28 @@ impl Layer for TcpFlow {
             .map_err(|c| errors::from_code(c, "reading the remote address"))
     }
 
-    fn as_tcp(&mut self) -> Option<&mut TcpFlow> {
-        Some(self)
+    fn splices(&self) -> bool {
+        true
+    }
+
+    fn splice_out(&mut self, out: &OutputStream) -> Option<Result<Spliced, SpliceError>> {
+        Some(self.try_splice_out(out))
+    }
+
+    fn splice_in(&mut self, fill: &mut Fill<'_>) -> Option<Result<Spliced, SpliceError>> {
+        self.try_splice_in(fill)
+    }
+
+    fn splice_back(&mut self) -> Option<Result<Spliced, SpliceError>> {
+        Some(self.try_splice_back())
     }
 }
-
-/// The outcome of [`TcpFlow::splice_to`] when it stops early.
-pub enum SpliceError {
-    /// Reading the source failed.
-    Read(Error),
-    /// Writing the destination failed.
-    Write(WriteError),
-}
-
-impl TcpFlow {
-    /// Whether the input can still be spliced from: `false` once it has
-    /// ended, the sticky error once it failed or the flow was closed.
-    fn splice_source_open(&self) -> Result<bool, SpliceError> {
-        match &self.read {
-            ReadSide::Open if self.handles.is_some() => Ok(true),
-            ReadSide::Open => Err(SpliceError::Read(errors::closed_flow())),
-            ReadSide::Ended => Ok(false),
-            ReadSide::Failed(e) => Err(SpliceError::Read(e.clone())),
-        }
-    }
-
-    /// Moves everything `self` receives to `dst` until end-of-stream,
-    /// inside the host (`wasi:io/streams.splice`): the bytes never enter
-    /// the guest. Adds each chunk moved to `moved(bytes)`. Does not shut
-    /// `dst`.
-    pub fn splice_to(
-        &mut self,
-        dst: &mut TcpFlow,
-        mut moved: impl FnMut(u64),
-    ) -> Result<(), SpliceError> {
-        for data in self.peeked.take_all() {
-            dst.write(&data).map_err(SpliceError::Write)?;
-            moved(data.len() as u64);
-        }
-        if !self.splice_source_open()? {
-            return Ok(());
-        }
-        dst.writable().map_err(SpliceError::Write)?;
-        self.prepare_waits();
-        dst.prepare_waits();
-        let (Some(src), Some(out)) = (&self.handles, &dst.handles) else {
-            return Err(SpliceError::Write(WriteError::Closed));
-        };
-        let r = splice_all(src, out, &mut moved);
-        match &r {
-            Ok(()) => self.read = ReadSide::Ended,
-            Err(SpliceError::Read(e)) => self.read = ReadSide::Failed(e.clone()),
-            Err(SpliceError::Write(e)) => dst.write = WriteSide::Failed(e.clone()),
-        }
-        r
-    }
-
-    /// Sends back everything `self` receives until end-of-stream (an
-    /// echo of the peer), inside the host like [`TcpFlow::splice_to`].
-    /// Does not shut the write side.
-    pub fn splice_echo(&mut self, mut moved: impl FnMut(u64)) -> Result<(), SpliceError> {
-        // A write may take in more, so what is held is taken one piece
-        // at a time until none is left.
-        while let Some(data) = self.peeked.pop(CHUNK as usize) {
-            self.write(&data).map_err(SpliceError::Write)?;
-            moved(data.len() as u64);
-        }
-        if !self.splice_source_open()? {
-            return Ok(());
-        }
-        self.writable().map_err(SpliceError::Write)?;
-        self.prepare_waits();
-        let Some(h) = &self.handles else {
-            return Err(SpliceError::Read(errors::closed_flow()));
-        };
-        let r = splice_all(h, h, &mut moved);
-        match &r {
-            Ok(()) => self.read = ReadSide::Ended,
-            Err(SpliceError::Read(e)) => self.read = ReadSide::Failed(e.clone()),
-            Err(SpliceError::Write(e)) => self.write = WriteSide::Failed(e.clone()),
-        }
-        r
-    }
-}
-
-/// Moves `src`'s input to `out`'s output inside the host until the input
-/// ends (`Ok`) or either side fails. Both need `prepare_waits` first.
-fn splice_all(
-    src: &Handles,
-    out: &Handles,
-    moved: &mut impl FnMut(u64),
-) -> Result<(), SpliceError> {
-    loop {
-        match spliced(&out.output, out.output.splice(&src.input, CHUNK))? {
-            Spliced::Moved(n) => moved(n),
-            Spliced::WaitWrite => wait(&out.writable),
-            Spliced::WaitRead => wait(&src.readable),
-            Spliced::Ended => return Ok(()),
-        }
-    }
-}
-
-/// What one `splice` into `out` did. `splice` checks the permit, reads what
-/// is there and writes it: 0 moved means either side has nothing to give,
-/// and it reports either side's failure the same way. The output's state,
-/// which stays failed, tells them apart.
-fn spliced(out: &OutputStream, r: Result<u64, StreamError>) -> Result<Spliced, SpliceError> {
-    match r {
-        Ok(0) => match out.check_write() {
-            Ok(0) => Ok(Spliced::WaitWrite),
-            Ok(_) => Ok(Spliced::WaitRead),
-            Err(w) => Err(SpliceError::Write(errors::from_write(w))),
-        },
-        Ok(n) => Ok(Spliced::Moved(n)),
-        Err(e) => match out.check_write() {
-            Err(w) => Err(SpliceError::Write(errors::from_write(w))),
-            Ok(_) => errors::from_read(e).map_or(Ok(Spliced::Ended), |e| Err(SpliceError::Read(e))),
-        },
-    }
-}
-
-/// The most one read or splice asks for.
-const CHUNK: u64 = super::CHUNK as u64;
 
 /// The most a flow holds of what it received while a write waited: 64 MiB.
 /// Past that a write waits without reading, as a native program's would,
 /// so a peer that sends more than this (plus the sockets' buffers) before
 /// it reads anything, while we write, blocks both ends.
 pub const INBOX_LIMIT: usize = 64 << 20;
-
-/// Blocks on a pollable made by `prepare_waits`.
-fn wait(p: &Option<Pollable>) {
-    if let Some(p) = p {
-        p.block();
-    }
-}
 
 impl Drop for TcpFlow {
     fn drop(&mut self) {
@@ -634,80 +523,82 @@ pub fn connect_address(address: IpSocketAddress) -> Result<TcpFlow, Error> {
     Ok(TcpFlow::new(socket, input, output))
 }
 
-/// What one non-blocking splice between a flow and a caller's stream did.
-pub enum Spliced {
-    /// Moved this many bytes (more than 0).
-    Moved(u64),
-    /// Nothing to move until the source is readable.
-    WaitRead,
-    /// Nothing to move until the destination takes more.
-    WaitWrite,
-    /// The source ended.
-    Ended,
-}
-
 impl TcpFlow {
     /// Moves what has arrived to `out` without blocking, inside the host
-    /// (`splice`; bytes already taken in are written first). Failures of
-    /// `out` come back as `SpliceError::Write`.
-    pub fn try_splice_out(&mut self, out: &OutputStream) -> Result<Spliced, SpliceError> {
-        if !self.peeked.is_empty() {
-            let permit = out
-                .check_write()
-                .map_err(|e| SpliceError::Write(errors::from_write(e)))?;
-            let Some(data) = self
-                .peeked
-                .pop(permit.min(CHUNK) as usize)
-                .filter(|_| permit > 0)
-            else {
-                return Ok(Spliced::WaitWrite);
-            };
-            out.write(&data)
-                .map_err(|e| SpliceError::Write(errors::from_write(e)))?;
-            return Ok(Spliced::Moved(data.len() as u64));
-        }
-        if !self.splice_source_open()? {
-            return Ok(Spliced::Ended);
-        }
-        let Some(h) = &self.handles else {
-            return Err(SpliceError::Read(errors::closed_flow()));
-        };
-        let r = spliced(out, out.splice(&h.input, CHUNK));
-        match &r {
-            Ok(Spliced::Ended) => self.read = ReadSide::Ended,
-            Err(SpliceError::Read(e)) => self.read = ReadSide::Failed(e.clone()),
-            _ => {}
-        }
-        r
+    /// (bytes already taken in are written first). Failures of `out` come
+    /// back as `SpliceError::Write`.
+    fn try_splice_out(&mut self, out: &OutputStream) -> Result<Spliced, SpliceError> {
+        let input = self.handles.as_ref().map(|h| &h.input);
+        splice_from(&mut self.peeked, &mut self.read, input, out)
     }
 
-    /// Moves what has arrived to `dst` without blocking, inside the host
-    /// ([`TcpFlow::try_splice_out`] into `dst`'s stream). A failure of
-    /// `dst` fails its later writes too.
-    pub fn try_splice_to(&mut self, dst: &mut TcpFlow) -> Result<Spliced, SpliceError> {
-        dst.writable().map_err(SpliceError::Write)?;
-        let Some(out) = &dst.handles else {
-            return Err(SpliceError::Write(WriteError::Closed));
-        };
-        let r = self.try_splice_out(&out.output);
+    /// Lends the output stream to `fill` while writes are possible, and
+    /// makes a write failure it reports sticky.
+    fn try_splice_in(&mut self, fill: &mut Fill<'_>) -> Option<Result<Spliced, SpliceError>> {
+        if let Err(e) = self.writable() {
+            return Some(Err(SpliceError::Write(e)));
+        }
+        let out = &self.handles.as_ref()?.output;
+        let r = fill(out)?;
         if let Err(SpliceError::Write(e)) = &r {
-            dst.write = WriteSide::Failed(e.clone());
+            self.write = WriteSide::Failed(e.clone());
         }
-        r
+        Some(r)
     }
 
-    /// Moves what `input` has to this flow without blocking, inside the
-    /// host (`splice`). Failures of `input` come back as
-    /// `SpliceError::Read`; the flow's write side is left open at its end.
-    pub fn try_splice_in(&mut self, input: &InputStream) -> Result<Spliced, SpliceError> {
+    /// Moves what has arrived back out of this flow's own output stream
+    /// without blocking, inside the host.
+    fn try_splice_back(&mut self) -> Result<Spliced, SpliceError> {
         self.writable().map_err(SpliceError::Write)?;
         let Some(h) = &self.handles else {
             return Err(SpliceError::Write(WriteError::Closed));
         };
-        let r = spliced(&h.output, h.output.splice(input, CHUNK));
+        let r = splice_from(&mut self.peeked, &mut self.read, Some(&h.input), &h.output);
         if let Err(SpliceError::Write(e)) = &r {
             self.write = WriteSide::Failed(e.clone());
         }
         r
     }
+}
+
+/// One splice from a flow's `input` (`None` once closed) into `out`, the
+/// bytes `peeked` holds first; the read side's end or failure is kept in
+/// `read`.
+fn splice_from(
+    peeked: &mut Inbox,
+    read: &mut ReadSide,
+    input: Option<&InputStream>,
+    out: &OutputStream,
+) -> Result<Spliced, SpliceError> {
+    if !peeked.is_empty() {
+        let permit = out
+            .check_write()
+            .map_err(|e| SpliceError::Write(errors::from_write(e)))?;
+        let Some(data) = peeked
+            .pop(
+                usize::try_from(permit)
+                    .unwrap_or(usize::MAX)
+                    .min(crate::CHUNK),
+            )
+            .filter(|_| permit > 0)
+        else {
+            return Ok(Spliced::WaitWrite);
+        };
+        out.write(&data)
+            .map_err(|e| SpliceError::Write(errors::from_write(e)))?;
+        return Ok(Spliced::Moved(data.len() as u64));
+    }
+    let input = match (&*read, input) {
+        (ReadSide::Open, Some(input)) => input,
+        (ReadSide::Open, None) => return Err(SpliceError::Read(errors::closed_flow())),
+        (ReadSide::Ended, _) => return Ok(Spliced::Ended),
+        (ReadSide::Failed(e), _) => return Err(SpliceError::Read(e.clone())),
+    };
+    let r = splice::splice(input, out);
+    match &r {
+        Ok(Spliced::Ended) => *read = ReadSide::Ended,
+        Err(SpliceError::Read(e)) => *read = ReadSide::Failed(e.clone()),
+        _ => {}
+    }
+    r
 }
