@@ -34,16 +34,18 @@ mod bindings {
 /// opened per read.
 pub(crate) const CHUNK: usize = 256 * 1024;
 
+mod address;
 mod combinators;
+mod connect;
 mod ends;
 mod engine;
 mod errors;
 mod flow;
-mod inbox;
 mod layer;
 mod listener;
 mod secure;
 mod splice;
+mod stream_errors;
 mod tcp;
 
 use bindings::exports::spoke::flow::combinators::{
@@ -123,12 +125,12 @@ impl tcp_api::Guest for Component {
     type Listener = ListenerResource;
 
     fn connect(host: String, port: u16) -> Result<Flow, Error> {
-        let t = tcp::connect(&host, port)?;
+        let t = connect::connect(&host, port)?;
         Ok(Flow::new(FlowResource::new(t)))
     }
 
     fn connect_address(address: IpSocketAddress) -> Result<Flow, Error> {
-        let t = tcp::connect_address(address)?;
+        let t = connect::connect_address(address)?;
         Ok(Flow::new(FlowResource::new(t)))
     }
 }

@@ -7,7 +7,7 @@
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use super::bindings::exports::spoke::flow::types::{Error, WriteError};
-use super::errors as stream_errors;
+use super::stream_errors;
 
 /// What one non-blocking splice did.
 pub enum Spliced {

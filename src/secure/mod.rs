@@ -1,5 +1,7 @@
 //! The spoke layer: runs a handshake from `spoke_protocol` over an
-//! underlying flow, then carries the flow's bytes as AEAD records.
+//! underlying flow, then carries the flow's bytes as AEAD records. The
+//! handshake is in `handshake.rs`, opening records for a read in
+//! `reads.rs`; this file holds the flow and its writes.
 //!
 //! Owns: the underlying flow (closing this closes it), the sealer and
 //! opener, the plaintext left over from a record larger than a read asked
@@ -13,13 +15,13 @@ use wasip2::sockets::network::IpSocketAddress;
 
 use super::bindings::exports::spoke::flow::spoke::Cipher as WitCipher;
 use super::bindings::exports::spoke::flow::types::{Error, ShutdownMode, WriteError};
-use super::errors;
 use super::layer::{Conn, Layer, ReadSide, WriteSide};
 use super::tcp::ready_now;
 use handshake::to_wit;
-use spoke_protocol::{Cipher, Opened, Opener, RecordError, Sealer};
+use spoke_protocol::{Cipher, Opener, RecordError, Sealer};
 
 mod handshake;
+mod reads;
 
 pub use handshake::{default_config, handshake, handshake_error_message};
 
@@ -60,103 +62,6 @@ impl SecureFlow {
             read: ReadSide::Open,
             write: WriteSide::Open,
             closed: false,
-        }
-    }
-
-    /// `read` when `blocking`, else `try_read`.
-    fn read_inner(&mut self, max: u32, blocking: bool) -> Result<Option<Option<Vec<u8>>>, Error> {
-        if self.closed {
-            return Err(errors::closed_flow());
-        }
-        let max = (max.max(1)) as usize;
-        if self.taken < self.leftover.len() {
-            let end = self.leftover.len().min(self.taken + max);
-            let out = self.leftover[self.taken..end].to_vec();
-            self.taken = end;
-            return Ok(Some(Some(out)));
-        }
-        match &self.read {
-            ReadSide::Open => {}
-            ReadSide::Ended => return Ok(Some(None)),
-            ReadSide::Failed(e) => return Err(e.clone()),
-        }
-        // Every complete record already received goes out in this one read,
-        // up to `max`: fewer calls, and an echo writes back whole chunks
-        // instead of one small trailing record at a time. Once a quarter of
-        // `max` is there, a record that might not fit whole is left for the
-        // next read: splitting it would copy its rest twice more.
-        let mut out: Vec<u8> = Vec::new();
-        loop {
-            if !out.is_empty() && out.len() >= max / 4 && max - out.len() < Sealer::MAX_PLAINTEXT {
-                return Ok(Some(Some(out)));
-            }
-            match self.opener.open() {
-                Ok(Opened::Data(plain)) => {
-                    let room = max - out.len();
-                    if out.is_empty() && plain.len() >= max {
-                        out = plain[..max].to_vec();
-                    } else {
-                        if out.is_empty() {
-                            out.reserve(max.min(plain.len() * 2));
-                        }
-                        out.extend_from_slice(&plain[..room.min(plain.len())]);
-                    }
-                    if plain.len() > room {
-                        self.leftover.clear();
-                        self.leftover.extend_from_slice(&plain[room..]);
-                        self.taken = 0;
-                    }
-                    if out.len() == max {
-                        return Ok(Some(Some(out)));
-                    }
-                }
-                // The end or an error (both sticky in the opener) waits for
-                // the next read when data came first.
-                Ok(Opened::End) | Err(_) if !out.is_empty() => return Ok(Some(Some(out))),
-                Ok(Opened::End) => {
-                    self.read = ReadSide::Ended;
-                    return Ok(Some(None));
-                }
-                Ok(Opened::NeedInput) if !out.is_empty() => return Ok(Some(Some(out))),
-                Ok(Opened::NeedInput) => {
-                    let got = if blocking {
-                        self.under.read(crate::CHUNK as u32).map(Some)
-                    } else {
-                        self.under.try_read(crate::CHUNK as u32)
-                    };
-                    match got {
-                        Ok(None) => {
-                            self.starved = true;
-                            return Ok(None);
-                        }
-                        Ok(Some(Some(bytes))) => {
-                            self.starved = false;
-                            self.opener.feed_owned(bytes);
-                        }
-                        Ok(Some(None)) => {
-                            self.starved = false;
-                            self.opener.feed_eof();
-                        }
-                        Err(e) => {
-                            self.read = ReadSide::Failed(e.clone());
-                            return Err(e);
-                        }
-                    }
-                }
-                Err(e) => {
-                    let e = match e {
-                        RecordError::Corrupted => Error::Corrupted,
-                        RecordError::Truncated => Error::Truncated,
-                        other => Error::Other(other.to_string()),
-                    };
-                    self.read = ReadSide::Failed(e.clone());
-                    // Nothing more is sent on a stream that was tampered with.
-                    if let WriteSide::Open = self.write {
-                        self.write = WriteSide::Failed(WriteError::Error(e.clone()));
-                    }
-                    return Err(e);
-                }
-            }
         }
     }
 
