@@ -3,9 +3,8 @@
 //! socket address, and the socket set-up the listener shares.
 //!
 //! Owns: the resolver stream and the sockets until they are connected (or
-//! listening). Never leaves a pollable alive past the socket it watches,
-//! and never tries another address after a policy denial is reported for
-//! the last one (the last error is the one returned).
+//! listening). Never leaves a pollable alive past the socket or stream it
+//! watches, and never blocks except while an operation would block.
 
 use std::net::IpAddr;
 

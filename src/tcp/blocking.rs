@@ -6,7 +6,8 @@
 //!
 //! Owns: nothing of its own; it fills the flow's read-ahead and keeps its
 //! read state. Never writes past a `check-write` permit (that traps the
-//! host) and never holds more than [`READ_AHEAD_LIMIT`] read ahead.
+//! host), and a waiting write stops taking in once [`READ_AHEAD_LIMIT`] is
+//! held.
 
 use wasip2::io::poll::poll;
 
