@@ -34,13 +34,18 @@ mod bindings {
 /// opened per read.
 pub(crate) const CHUNK: usize = 256 * 1024;
 
+mod address;
 mod combinators;
+mod connect;
+mod ends;
+mod engine;
 mod errors;
 mod flow;
-mod inbox;
+mod layer;
 mod listener;
-mod pipe;
 mod secure;
+mod splice;
+mod stream_errors;
 mod tcp;
 
 use bindings::exports::spoke::flow::combinators::{
@@ -58,7 +63,7 @@ use wasip2::io::poll::Pollable;
 use wasip2::io::streams::{InputStream, OutputStream};
 use wasip2::sockets::network::IpSocketAddress;
 
-use flow::{Conn, FlowResource};
+use flow::FlowResource;
 
 /// The component: every export of the `spoke:flow/component` world.
 struct Component;
@@ -120,13 +125,13 @@ impl tcp_api::Guest for Component {
     type Listener = ListenerResource;
 
     fn connect(host: String, port: u16) -> Result<Flow, Error> {
-        let t = tcp::connect(&host, port)?;
-        Ok(Flow::new(FlowResource::new(Conn::Tcp(t))))
+        let t = connect::connect(&host, port)?;
+        Ok(Flow::new(FlowResource::new(t)))
     }
 
     fn connect_address(address: IpSocketAddress) -> Result<Flow, Error> {
-        let t = tcp::connect_address(address)?;
-        Ok(Flow::new(FlowResource::new(Conn::Tcp(t))))
+        let t = connect::connect_address(address)?;
+        Ok(Flow::new(FlowResource::new(t)))
     }
 }
 
@@ -154,7 +159,7 @@ impl tcp_api::GuestListener for ListenerResource {
             .try_borrow_mut()
             .map_err(|_| errors::busy_flow())?
             .accept()?;
-        Ok(Flow::new(FlowResource::new(Conn::Tcp(t))))
+        Ok(Flow::new(FlowResource::new(t)))
     }
 
     fn subscribe(&self) -> Pollable {
@@ -193,10 +198,7 @@ impl spoke_api::Guest for Component {
     }
 
     fn ciphers(f: FlowBorrow<'_>) -> Option<(Cipher, Cipher)> {
-        match &*f.get::<FlowResource>().borrow().ok()? {
-            Conn::Secure(s) => Some(s.ciphers()),
-            Conn::Tcp(_) => None,
-        }
+        f.get::<FlowResource>().borrow().ok()?.ciphers()
     }
 }
 
@@ -215,7 +217,7 @@ fn layer(
         .map_err(HandshakeError::Flow)?;
     drop(underlying);
     let flow = secure::handshake(role, conn, ids, &password, cfg)?;
-    Ok(Flow::new(FlowResource::new(Conn::Secure(Box::new(flow)))))
+    Ok(Flow::new(FlowResource::new(flow)))
 }
 
 impl combinators_api::Guest for Component {
@@ -237,7 +239,7 @@ impl combinators_api::Guest for Component {
         let fa = a.get::<FlowResource>();
         let fb = b.get::<FlowResource>();
         let failed = |e: &Error| Direction {
-            stats: combinators::no_stats(),
+            stats: engine::no_stats(),
             error: Some(CopyError::Read(e.clone())),
         };
         match (fa.borrow(), fb.borrow()) {
@@ -252,10 +254,10 @@ impl combinators_api::Guest for Component {
         output: &OutputStream,
     ) -> (Direction, Direction) {
         match f.get::<FlowResource>().borrow() {
-            Ok(mut conn) => pipe::pipe(&mut conn, input, output),
+            Ok(mut conn) => combinators::pipe(&mut conn, input, output),
             Err(e) => {
                 let failed = || Direction {
-                    stats: combinators::no_stats(),
+                    stats: engine::no_stats(),
                     error: Some(CopyError::Read(e.clone())),
                 };
                 (failed(), failed())
@@ -268,7 +270,7 @@ impl combinators_api::Guest for Component {
             .get::<FlowResource>()
             .borrow()
             .map_err(CopyError::Read)?;
-        pipe::copy_to_stream(&mut conn, dst)
+        combinators::copy_to_stream(&mut conn, dst)
     }
 
     fn copy_from_stream(src: &InputStream, dst: FlowBorrow<'_>) -> Result<Stats, CopyError> {
@@ -276,6 +278,6 @@ impl combinators_api::Guest for Component {
             .get::<FlowResource>()
             .borrow()
             .map_err(|e| CopyError::Write(WriteError::Error(e)))?;
-        pipe::copy_from_stream(src, &mut conn)
+        combinators::copy_from_stream(src, &mut conn)
     }
 }

@@ -4,12 +4,12 @@
 //! socket before that pollable, and never blocks except in `accept`.
 
 use wasip2::io::poll::Pollable;
-use wasip2::sockets::instance_network::instance_network;
-use wasip2::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress};
+use wasip2::sockets::network::{ErrorCode, IpSocketAddress};
 use wasip2::sockets::tcp::TcpSocket;
-use wasip2::sockets::tcp_create_socket::create_tcp_socket;
 
+use super::address;
 use super::bindings::exports::spoke::flow::types::Error;
+use super::connect::{finish, open_socket};
 use super::errors;
 use super::tcp::TcpFlow;
 
@@ -23,13 +23,8 @@ pub struct Listener {
 impl Listener {
     /// Binds to `address` (port 0 picks an ephemeral port) and listens.
     pub fn bind(address: IpSocketAddress) -> Result<Listener, Error> {
-        let op = format!("listening on {}", errors::to_std(&address));
-        let family = match address {
-            IpSocketAddress::Ipv4(_) => IpAddressFamily::Ipv4,
-            IpSocketAddress::Ipv6(_) => IpAddressFamily::Ipv6,
-        };
-        let socket = create_tcp_socket(family).map_err(|c| errors::from_code(c, &op))?;
-        let network = instance_network();
+        let op = format!("listening on {}", address::to_std(&address));
+        let (socket, network) = open_socket(&address, &op)?;
         socket
             .start_bind(&network, address)
             .map_err(|c| errors::from_code(c, &op))?;
@@ -70,19 +65,5 @@ impl Listener {
     /// A pollable for the caller, ready when `accept` would not block.
     pub fn subscribe(&self) -> Pollable {
         self.socket.subscribe()
-    }
-}
-
-/// Finishes an asynchronous socket operation, waiting while it would block.
-fn finish(
-    socket: &TcpSocket,
-    op: fn(&TcpSocket) -> Result<(), ErrorCode>,
-) -> Result<(), ErrorCode> {
-    let mut waiter: Option<Pollable> = None;
-    loop {
-        match op(socket) {
-            Err(ErrorCode::WouldBlock) => waiter.get_or_insert_with(|| socket.subscribe()).block(),
-            other => return other,
-        }
     }
 }

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{connect_to, pattern, spoke, within};
-use spoke_host::{FlowError, NetworkPolicy, WriteError};
+use spoke_host::{CopyError, FlowError, NetworkPolicy, WriteError};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
@@ -198,5 +198,65 @@ async fn writing_to_a_peer_that_reset_fails_without_trapping() {
         ),
         "{err:?}"
     );
+    assert_eq!(inst.failure(), None);
+}
+
+/// A peer that sends `data`, then resets its connection (SO_LINGER 0 makes
+/// the close send a RST instead of a FIN).
+async fn send_then_reset(listener: TcpListener, data: &'static [u8]) {
+    use tokio::io::AsyncWriteExt;
+    let (mut sock, _) = listener.accept().await.unwrap();
+    sock.write_all(data).await.unwrap();
+    sock.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    sock.set_zero_linger().unwrap();
+    drop(sock);
+}
+
+#[tokio::test]
+async fn a_copy_between_sockets_from_a_peer_that_resets_fails_reading_with_connection_reset() {
+    // Between two TCP flows the host moves the bytes (`splice`), so the
+    // reset reaches the component only as the host's text of a stream
+    // error: this is the real host's wording, read by the component.
+    let source = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sink = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (source_addr, sink_addr) = (source.local_addr().unwrap(), sink.local_addr().unwrap());
+    let policy = NetworkPolicy::deny_all()
+        .allow_connect(source_addr)
+        .allow_connect(sink_addr);
+    let mut inst = spoke().instantiate(policy).await.unwrap();
+    let peer = tokio::spawn(send_then_reset(source, b"before the reset"));
+    let src = inst.connect_address(source_addr).await.unwrap();
+    let dst = inst.connect_address(sink_addr).await.unwrap();
+    let (_sink_side, _) = sink.accept().await.unwrap();
+    let err = within("copying up to the reset", inst.copy(&src, &dst))
+        .await
+        .unwrap_err();
+    assert_eq!(err, CopyError::Read(FlowError::ConnectionReset));
+    assert_eq!(
+        inst.read(&src, 1024).await,
+        Err(FlowError::ConnectionReset),
+        "the source's failure is sticky"
+    );
+    within("the peer", peer).await.unwrap();
+    assert_eq!(inst.failure(), None);
+}
+
+#[tokio::test]
+async fn copying_a_flow_whose_peer_resets_to_a_stream_fails_reading_with_connection_reset() {
+    // A flow to a caller's stream: spliced inside the host too.
+    let source = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = source.local_addr().unwrap();
+    let mut inst = spoke().instantiate(connect_to(addr)).await.unwrap();
+    let peer = tokio::spawn(send_then_reset(source, b"before the reset"));
+    let src = inst.connect_address(addr).await.unwrap();
+    let err = within(
+        "copying up to the reset",
+        inst.copy_to(&src, tokio::io::sink()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err, CopyError::Read(FlowError::ConnectionReset));
+    within("the peer", peer).await.unwrap();
     assert_eq!(inst.failure(), None);
 }

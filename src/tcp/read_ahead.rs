@@ -1,6 +1,8 @@
-//! The bytes a TCP flow has received but not yet returned from a read: what
-//! a readiness check took off the stream, and what a blocked write drained
-//! from it so that the peer could go on sending (see `TcpFlow::write`).
+//! A TCP flow's read-ahead: the bytes it has received but not yet returned
+//! from a read: what a readiness check took off the stream, and what a
+//! blocked write drained from it so that the peer could go on sending (see
+//! `TcpFlow::write`). (Not to be confused with the protocol core's
+//! handshake `Inbox`, which buffers handshake messages.)
 //!
 //! Owns: the queued chunks, in arrival order, and their total size. Never
 //! reorders, drops or copies more than the part of a chunk a read splits.
@@ -9,12 +11,12 @@ use std::collections::VecDeque;
 
 /// Received bytes waiting for a read, in order.
 #[derive(Default)]
-pub struct Inbox {
+pub struct ReadAhead {
     chunks: VecDeque<Vec<u8>>,
     len: usize,
 }
 
-impl Inbox {
+impl ReadAhead {
     /// Queues `data` after everything already held (nothing if empty).
     pub fn push(&mut self, data: Vec<u8>) {
         if !data.is_empty() {
@@ -54,30 +56,24 @@ impl Inbox {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-
-    /// Takes every chunk out, in order.
-    pub fn take_all(&mut self) -> impl Iterator<Item = Vec<u8>> {
-        self.len = 0;
-        std::mem::take(&mut self.chunks).into_iter()
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Inbox;
+    use super::ReadAhead;
 
     #[test]
     fn bytes_come_out_in_order_in_reads_of_at_most_max() {
-        let mut inbox = Inbox::default();
-        inbox.push(vec![1, 2, 3]);
-        inbox.push(Vec::new());
-        inbox.push(vec![4, 5]);
-        inbox.push(vec![6]);
-        assert_eq!(inbox.len(), 6);
-        assert_eq!(inbox.pop(2), Some(vec![1, 2]));
-        assert_eq!(inbox.pop(0), Some(vec![3]));
-        assert_eq!(inbox.pop(10), Some(vec![4, 5, 6]));
-        assert!(inbox.is_empty());
-        assert_eq!(inbox.pop(10), None);
+        let mut ahead = ReadAhead::default();
+        ahead.push(vec![1, 2, 3]);
+        ahead.push(Vec::new());
+        ahead.push(vec![4, 5]);
+        ahead.push(vec![6]);
+        assert_eq!(ahead.len(), 6);
+        assert_eq!(ahead.pop(2), Some(vec![1, 2]));
+        assert_eq!(ahead.pop(0), Some(vec![3]));
+        assert_eq!(ahead.pop(10), Some(vec![4, 5, 6]));
+        assert!(ahead.is_empty());
+        assert_eq!(ahead.pop(10), None);
     }
 }
