@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod flow_error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
