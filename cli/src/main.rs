@@ -4,6 +4,8 @@
 //! Each subcommand's network policy allows exactly the addresses on its
 //! command line. Errors are one line on stderr and a non-zero exit.
 
+#![deny(unsafe_code)]
+
 mod cli;
 mod header;
 mod netcat;
@@ -14,6 +16,7 @@ mod simulate;
 mod stdio;
 mod transfer;
 mod tunnel;
+mod writeback;
 
 use std::process::ExitCode;
 

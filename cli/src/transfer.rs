@@ -28,6 +28,7 @@ use spoke_host::{CopyError, Flow, Instance, ShutdownMode};
 
 use crate::header::{DIGEST_LEN, DigestAlgorithm, DigestAt, Header, Verdict};
 use crate::stdio::Direct;
+use crate::writeback::start_writeback;
 
 /// The most a read asks of the flow while the header comes in.
 const READ_MAX: u32 = 1 << 20;
@@ -255,25 +256,6 @@ impl Partial {
 
 /// How much received content is written between two starts of writeback.
 const WRITEBACK: u64 = 8 << 20;
-
-/// Starts writing `file[offset..offset + len]` to disk without waiting for
-/// it, so that the fsync before the rename has little left to do. A hint:
-/// failures show up in that fsync.
-#[cfg(target_os = "linux")]
-fn start_writeback(file: &File, offset: u64, len: u64) {
-    use std::os::fd::AsRawFd;
-    if let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) {
-        // SAFETY: sync_file_range only reads its arguments; the descriptor
-        // is open for as long as `file` is borrowed.
-        unsafe {
-            libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
-        }
-    }
-}
-
-/// Elsewhere the fsync before the rename does all the writeback.
-#[cfg(not(target_os = "linux"))]
-fn start_writeback(_: &File, _: u64, _: u64) {}
 
 /// What the receiving writer has taken so far.
 struct Tally {

@@ -83,6 +83,7 @@
 //! 5 to 10% less CPU than instances on a shared multi-thread runtime.
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod bindings;
 mod command;
