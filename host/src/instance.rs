@@ -9,7 +9,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use wasmtime::Store;
@@ -22,6 +21,7 @@ use crate::bindings::exports::spoke::flow::combinators::Stats;
 use crate::bindings::exports::spoke::flow::spoke::{Cipher, Config as SpokeConfig, Identities};
 use crate::bindings::exports::spoke::flow::types::{GuestFlow, ShutdownMode};
 use crate::error::{CopyError, FlowError, HandshakeError, WriteError};
+use crate::handle::{Flow, Graveyard, Handle, Listener};
 use crate::policy::{Denial, DenialLog, NetworkPolicy};
 use crate::reader::ReaderStream;
 use crate::runtime::{Spoke, State};
@@ -31,9 +31,6 @@ use crate::writer::WriterStream;
 const NO_YIELD: u64 = 1 << 40;
 
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
-
-/// Handles dropped without `close`, released at the instance's next call.
-type Graveyard = Arc<Mutex<Vec<ResourceAny>>>;
 
 /// A running Spoke component with its own memory, sockets, limits and
 /// network policy. All methods are async and take `&mut self`.
@@ -57,49 +54,6 @@ pub struct Instance {
     /// Why the instance can no longer be used.
     dead: Option<String>,
     _spoke: Spoke,
-}
-
-/// A flow (a guest `flow` resource) belonging to one [`Instance`].
-///
-/// Close it with [`Instance::close`]; a flow that is simply dropped is
-/// released at its instance's next call.
-pub struct Flow(Handle);
-
-/// A listening socket belonging to one [`Instance`]; see [`Instance::listen`].
-pub struct Listener(Handle);
-
-impl std::fmt::Debug for Flow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Flow(instance {})", self.0.instance)
-    }
-}
-
-impl std::fmt::Debug for Listener {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Listener(instance {})", self.0.instance)
-    }
-}
-
-struct Handle {
-    resource: Option<ResourceAny>,
-    instance: u64,
-    graveyard: Weak<Mutex<Vec<ResourceAny>>>,
-}
-
-impl Handle {
-    fn take(mut self) -> Option<ResourceAny> {
-        self.resource.take()
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        if let (Some(resource), Some(graveyard)) = (self.resource.take(), self.graveyard.upgrade())
-            && let Ok(mut graves) = graveyard.lock()
-        {
-            graves.push(resource);
-        }
-    }
 }
 
 /// The outcome of one direction of [`Instance::proxy`].
@@ -146,11 +100,7 @@ impl Instance {
     // ---- plumbing -------------------------------------------------------
 
     fn handle(&self, resource: ResourceAny) -> Handle {
-        Handle {
-            resource: Some(resource),
-            instance: self.id,
-            graveyard: Arc::downgrade(&self.graveyard),
-        }
+        Handle::new(resource, self.id, &self.graveyard)
     }
 
     fn flow(&self, resource: ResourceAny) -> Flow {
@@ -159,12 +109,7 @@ impl Instance {
 
     /// The resource of `h` if it belongs here.
     fn own(&self, h: &Handle) -> Result<ResourceAny, FlowError> {
-        match h.resource {
-            Some(r) if h.instance == self.id => Ok(r),
-            _ => Err(FlowError::InvalidState(
-                "this handle belongs to another Spoke instance".into(),
-            )),
-        }
+        h.resource_in(self.id)
     }
 
     /// One call into the guest: [`Instance::enter`], `call` with the
@@ -227,11 +172,7 @@ impl Instance {
             let _ = HostPollable::drop(&mut self.store.data_mut().table, p);
         }
         let graves = match release {
-            true => self
-                .graveyard
-                .lock()
-                .map(|mut g| std::mem::take(&mut *g))
-                .unwrap_or_default(),
+            true => self.graveyard.take_all(),
             false => Vec::new(),
         };
         for r in graves {
@@ -459,31 +400,36 @@ impl Instance {
     /// a `tokio::select!` and the instance stays usable.
     pub async fn readable(&mut self, f: &Flow) -> Result<(), FlowError> {
         let r = self.own(&f.0)?;
-        // `subscribe` calls only non-blocking host functions, so the only
-        // point where this future can be dropped is the wait below.
-        let pollable = self
-            .call_at_once(async |c, store| {
-                c.spoke_flow_types().flow().call_subscribe(store, r).await
-            })
-            .await?;
-        self.wait(pollable).await
+        self.subscribe_and_wait(async |c, store| {
+            c.spoke_flow_types().flow().call_subscribe(store, r).await
+        })
+        .await
     }
 
     /// Waits until an `accept` of `l` would not block. Cancel-safe, like
     /// [`Instance::readable`].
     pub async fn acceptable(&mut self, l: &Listener) -> Result<(), FlowError> {
         let r = self.own(&l.0)?;
-        let pollable = self
-            .call_at_once(async |c, store| {
-                c.spoke_flow_tcp().listener().call_subscribe(store, r).await
-            })
-            .await?;
-        self.wait(pollable).await
+        self.subscribe_and_wait(async |c, store| {
+            c.spoke_flow_tcp().listener().call_subscribe(store, r).await
+        })
+        .await
     }
 
-    /// Blocks on a pollable in the host, then deletes it. If the caller
-    /// stops waiting, the next call deletes it.
-    async fn wait(&mut self, pollable: Resource<DynPollable>) -> Result<(), FlowError> {
+    /// Gets a pollable from the guest with `subscribe`, blocks on it in the
+    /// host, then deletes it. If the caller stops waiting, the next call
+    /// deletes it. `subscribe` calls only non-blocking host functions and
+    /// [`Instance::call_at_once`] gives it no epoch yield, so it completes in
+    /// one poll: the only point where this future can be dropped is the
+    /// wait, which runs no guest code.
+    async fn subscribe_and_wait(
+        &mut self,
+        subscribe: impl AsyncFnOnce(
+            &Component,
+            &mut Store<State>,
+        ) -> wasmtime::Result<Resource<DynPollable>>,
+    ) -> Result<(), FlowError> {
+        let pollable = self.call_at_once(subscribe).await?;
         let rep = pollable.rep();
         self.pending_pollable = Some(pollable);
         let table = &mut self.store.data_mut().table;
