@@ -577,19 +577,13 @@ impl Instance {
             Ok(i) => i,
             Err(e) => return failed(e),
         };
-        let o = match self.lend(output) {
-            Ok(o) => o,
-            Err(e) => {
-                self.take_back(i);
-                return failed(e);
-            }
-        };
-        let (bi, bo) = (Resource::new_borrow(i.rep()), Resource::new_borrow(o.rep()));
+        let bi = Resource::new_borrow(i.rep());
         let result = self
-            .call(async |c, store| c.spoke_flow_combinators().call_pipe(store, r, bi, bo).await)
+            .call_lending(output, async |c, store, bo| {
+                c.spoke_flow_combinators().call_pipe(store, r, bi, bo).await
+            })
             .await;
         self.take_back(i);
-        self.take_back(o);
         let (inbound, mut outbound) = match result {
             Ok((x, y)) => (direction(x), direction(y)),
             Err(e) => return failed(e),
@@ -611,19 +605,15 @@ impl Instance {
     ) -> Result<Stats, CopyError> {
         let r = self.own(&src.0).map_err(CopyError::Read)?;
         let writer = WriterStream::new(output, "the output");
-        let o = self
-            .lend(Box::new(writer.clone()) as DynOutputStream)
-            .map_err(CopyError::Read)?;
-        let bo = Resource::new_borrow(o.rep());
-        let result = self
-            .call(async |c, store| {
+        let output: DynOutputStream = Box::new(writer.clone());
+        let stats = self
+            .call_lending(output, async |c, store, o| {
                 c.spoke_flow_combinators()
-                    .call_copy_to_stream(store, r, bo)
+                    .call_copy_to_stream(store, r, o)
                     .await
             })
-            .await;
-        self.take_back(o);
-        let stats = result.map_err(CopyError::Read)??;
+            .await
+            .map_err(CopyError::Read)??;
         finish_output(&writer).await?;
         Ok(stats)
     }
@@ -638,17 +628,30 @@ impl Instance {
     ) -> Result<Stats, CopyError> {
         let r = self.own(&dst.0).map_err(CopyError::Read)?;
         let input: DynInputStream = Box::new(ReaderStream::new(input, "the input"));
-        let i = self.lend(input).map_err(CopyError::Read)?;
-        let bi = Resource::new_borrow(i.rep());
-        let result = self
-            .call(async |c, store| {
+        Ok(self
+            .call_lending(input, async |c, store, i| {
                 c.spoke_flow_combinators()
-                    .call_copy_from_stream(store, bi, r)
+                    .call_copy_from_stream(store, i, r)
                     .await
             })
+            .await
+            .map_err(CopyError::Read)??)
+    }
+
+    /// [`Instance::call`] with `stream` lent to the instance for the call
+    /// (`call` gets a borrow of it), and taken back after.
+    async fn call_lending<S: Send + 'static, T>(
+        &mut self,
+        stream: S,
+        call: impl AsyncFnOnce(&Component, &mut Store<State>, Resource<S>) -> wasmtime::Result<T>,
+    ) -> Result<T, FlowError> {
+        let lent = self.lend(stream)?;
+        let borrow = Resource::new_borrow(lent.rep());
+        let out = self
+            .call(async |c, store| call(c, store, borrow).await)
             .await;
-        self.take_back(i);
-        Ok(result.map_err(CopyError::Read)??)
+        self.take_back(lent);
+        out
     }
 
     /// Puts one of the host's streams in the instance's table, for a
