@@ -1,11 +1,12 @@
-//! One running instance of the Spoke component and the handles of the flows
-//! and listeners it owns.
+//! One running instance of the Spoke component, and the operations on the
+//! flows and listeners it owns (their handles are [`crate::handle`]'s).
 //!
-//! This module owns the `Store`: every call into the guest, turning traps
-//! into errors (and the instance into a dead one), attaching the network
-//! policy's explanation to permission errors, releasing dropped handles, and
-//! waiting on a flow's pollable in the host. It never enforces the policy
-//! itself (wasmtime-wasi does, beneath the guest).
+//! This module owns the `Store`: every call into the guest (all through
+//! `Instance::call` and its variants), turning traps into errors (and the
+//! instance into a dead one), attaching the network policy's explanation to
+//! permission errors, releasing dropped handles, and waiting on a flow's
+//! pollable in the host. It never enforces the policy itself (wasmtime-wasi
+//! does, beneath the guest).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
