@@ -15,11 +15,13 @@
 //! as paths in `OUT_DIR`; the composed files are also copied to
 //! `target/examples/` for people who want to run them by hand.
 
+#[path = "../host/wasm_build.rs"]
+mod wasm_build;
+
 use std::env;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-const TARGET: &str = "wasm32-wasip2";
+use wasm_build::TARGET;
 
 /// (crate name, file stem, environment variable prefix)
 const APPS: [(&str, &str, &str); 2] = [
@@ -58,18 +60,14 @@ fn main() {
     println!("cargo:rerun-if-changed={}", spoke_path.display());
     let spoke = read(&spoke_path);
 
-    let target_root = env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|dir| {
-            if dir.is_absolute() {
-                dir
-            } else {
-                root.join(dir)
-            }
-        })
-        .unwrap_or_else(|| root.join("target"));
+    let target_root = wasm_build::target_root(&root);
     let target_dir = target_root.join("guest");
-    build_apps(&apps, &target_dir);
+    wasm_build::cargo_build_wasm(
+        &apps,
+        &target_dir,
+        &["--workspace"],
+        "the example applications",
+    );
 
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let shared = target_root.join("examples");
@@ -99,46 +97,6 @@ fn main() {
         println!("cargo:rustc-env={var}_WASM={}", composed_out.display());
         println!("cargo:rustc-env={var}_APP_WASM={}", app_out.display());
     }
-}
-
-/// `cargo build --release --locked --target wasm32-wasip2` in `apps`.
-fn build_apps(apps: &Path, target_dir: &Path) {
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .current_dir(apps)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            TARGET,
-            "--workspace",
-        ])
-        .arg("--target-dir")
-        .arg(target_dir);
-    // The outer build's flags and wrappers are for the host, not the guest.
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "CARGO_PRIMARY_PACKAGE",
-        "CARGO_MANIFEST_DIR",
-        "CARGO_MANIFEST_PATH",
-    ] {
-        build.env_remove(var);
-    }
-    let status = build
-        .status()
-        .expect("failed to run cargo to build the example applications");
-    assert!(
-        status.success(),
-        "building the example applications for {TARGET} failed"
-    );
 }
 
 /// Plugs the Spoke component's exports into the application's imports and

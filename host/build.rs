@@ -6,11 +6,13 @@
 //! plain `cargo` commands. The guest gets its own target directory, because
 //! this build already holds the lock on the workspace's.
 
+mod wasm_build;
+
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const TARGET: &str = "wasm32-wasip2";
+use wasm_build::TARGET;
 
 fn main() {
     let manifest_dir =
@@ -24,56 +26,20 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=SPOKE_GUEST_PROFILE");
 
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     ensure_target_installed();
 
-    let target_dir = env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|dir| {
-            if dir.is_absolute() {
-                dir
-            } else {
-                root.join(dir)
-            }
-        })
-        .unwrap_or_else(|| root.join("target"))
-        .join("guest");
-
-    let mut build = Command::new(&cargo);
-    build
-        .current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "--locked",
+    let target_dir = wasm_build::target_root(&root).join("guest");
+    wasm_build::cargo_build_wasm(
+        &root,
+        &target_dir,
+        &[
             "--lib",
             "-p",
             "spoke",
-            "--target",
-            TARGET,
-        ])
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .args(["--config", "profile.release.codegen-units=1"]);
-    // The outer build's flags and wrappers are for the host, not the guest.
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "CARGO_PRIMARY_PACKAGE",
-    ] {
-        build.env_remove(var);
-    }
-    let status = build
-        .status()
-        .expect("failed to run cargo to build the guest component");
-    assert!(
-        status.success(),
-        "building the Spoke guest component for {TARGET} failed"
+            "--config",
+            "profile.release.codegen-units=1",
+        ],
+        "the Spoke guest component",
     );
 
     let built = target_dir.join(TARGET).join("release").join("spoke.wasm");

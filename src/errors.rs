@@ -80,27 +80,29 @@ fn code_text(code: ErrorCode) -> &'static str {
     }
 }
 
-/// Renders an error as one line (`pp_error`).
+/// Renders an error as one line (`pp_error`), in the protocol core's
+/// wording, which the host library's messages share.
 pub fn error_message(e: &Error) -> String {
+    use spoke_protocol::flow_error::FlowError as Core;
     match e {
-        Error::ConnectionRefused => "Connection refused".into(),
-        Error::ConnectionReset => "Connection reset by peer".into(),
-        Error::TimedOut => "Operation timed out".into(),
-        Error::NameUnresolvable(name) => format!("Cannot resolve the host name {name:?}"),
-        Error::PermissionDenied(m) => format!("Permission denied: {m}"),
-        Error::Corrupted => "Communication corrupted".into(),
-        Error::Truncated => {
-            "Communication truncated: the peer's stream ended without its close marker".into()
-        }
-        Error::InvalidState(m) => format!("Invalid state: {m}"),
-        Error::Other(m) => m.clone(),
+        Error::ConnectionRefused => Core::ConnectionRefused,
+        Error::ConnectionReset => Core::ConnectionReset,
+        Error::TimedOut => Core::TimedOut,
+        Error::NameUnresolvable(name) => Core::NameUnresolvable(name),
+        Error::PermissionDenied(m) => Core::PermissionDenied(m),
+        Error::Corrupted => Core::Corrupted,
+        Error::Truncated => Core::Truncated,
+        Error::InvalidState(m) => Core::InvalidState(m),
+        Error::Other(m) => Core::Other(m),
     }
+    .to_string()
 }
 
-/// Renders a write error as one line (`pp_write_error`).
+/// Renders a write error as one line (`pp_write_error`), in the protocol
+/// core's wording.
 pub fn write_error_message(e: &WriteError) -> String {
     match e {
-        WriteError::Closed => "Flow closed".into(),
+        WriteError::Closed => spoke_protocol::flow_error::WriteError::Closed.to_string(),
         WriteError::Error(e) => error_message(e),
     }
 }

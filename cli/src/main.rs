@@ -4,6 +4,8 @@
 //! Each subcommand's network policy allows exactly the addresses on its
 //! command line. Errors are one line on stderr and a non-zero exit.
 
+#![deny(unsafe_code)]
+
 mod cli;
 mod header;
 mod netcat;
@@ -14,14 +16,18 @@ mod simulate;
 mod stdio;
 mod transfer;
 mod tunnel;
+mod writeback;
 
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
 use clap::Parser;
 use spoke_host::{Instance, NetworkPolicy};
+use zeroize::Zeroizing;
 
-use cli::{Cli, Command, PasswordArgs};
+use cli::{Cli, Command, PasswordArgs, SecureArgs, ServerArgs};
 use session::Target;
 use spoke_host::Role;
 
@@ -52,7 +58,7 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 async fn run(command: Command) -> Result<ExitCode> {
-    let done: Result<()> = match command {
+    let done = match command {
         Command::Run {
             allow_connect,
             allow_listen,
@@ -77,112 +83,20 @@ async fn run(command: Command) -> Result<ExitCode> {
             // The component's exit code is spoke's.
             return runner::run(run).await;
         }
-        Command::Connect { target, secure } => {
-            let password = secure
-                .enabled()
-                .then(|| password::obtain(secure.password.password_file.as_deref(), false))
-                .transpose()?;
-            let (mut instance, flow) = dial(&target).await?;
-            let flow = match &password {
-                Some(pw) => {
-                    session::upgrade(
-                        &mut instance,
-                        flow,
-                        Role::Client,
-                        &secure.password,
-                        None,
-                        pw,
-                    )
-                    .await?
-                }
-                None => flow,
-            };
-            let result = netcat::run(&mut instance, &flow).await;
-            instance.close(flow).await;
-            result
-        }
+        Command::Connect { target, secure } => connect(&target, &secure).await,
         Command::Listen {
             address,
             echo,
             secure,
             server,
-        } => {
-            let password = secure
-                .enabled()
-                .then(|| password::obtain(secure.password.password_file.as_deref(), false))
-                .transpose()?;
-            let (mut instance, flow) = accept_one(address).await?;
-            let flow = match &password {
-                Some(pw) => {
-                    session::upgrade(
-                        &mut instance,
-                        flow,
-                        Role::Server,
-                        &secure.password,
-                        Some(&server),
-                        pw,
-                    )
-                    .await?
-                }
-                None => flow,
-            };
-            let result = if echo {
-                netcat::echo(&mut instance, &flow).await.map(drop)
-            } else {
-                netcat::run(&mut instance, &flow).await
-            };
-            instance.close(flow).await;
-            result
-        }
-        Command::Send { file, to, password } => {
-            let pw = password::obtain(password.password_file.as_deref(), false)?;
-            let (mut instance, flow) = dial(&to).await?;
-            let flow =
-                session::upgrade(&mut instance, flow, Role::Client, &password, None, &pw).await?;
-            let ciphers = session::describe_ciphers(&mut instance, &flow).await;
-            let sent = transfer::send(&mut instance, &flow, &file).await;
-            instance.close(flow).await;
-            let sent = sent?;
-            eprintln!(
-                "sent {} ({} bytes) in {:.2} s, {:.1} MB/s, cipher {ciphers}; the receiver verified it",
-                file.display(),
-                sent.size,
-                sent.elapsed.as_secs_f64(),
-                transfer::rate(sent.size, sent.elapsed)
-            );
-            Ok(())
-        }
+        } => listen(address, echo, &secure, &server).await,
+        Command::Send { file, to, password } => send(&file, &to, &password).await,
         Command::Recv {
             listen,
             output,
             password,
             server,
-        } => {
-            let pw = password::obtain(password.password_file.as_deref(), false)?;
-            let (mut instance, flow) = accept_one(listen).await?;
-            let flow = session::upgrade(
-                &mut instance,
-                flow,
-                Role::Server,
-                &password,
-                Some(&server),
-                &pw,
-            )
-            .await?;
-            let ciphers = session::describe_ciphers(&mut instance, &flow).await;
-            let received = transfer::recv(&mut instance, &flow, output.as_deref()).await;
-            instance.close(flow).await;
-            let received = received?;
-            eprintln!(
-                "received {} ({} bytes) in {:.2} s, {:.1} MB/s, cipher {ciphers}; size and {} digest verified",
-                received.path.display(),
-                received.size,
-                received.elapsed.as_secs_f64(),
-                transfer::rate(received.size, received.elapsed),
-                received.digest.name()
-            );
-            Ok(())
-        }
+        } => recv(listen, output.as_deref(), &password, &server).await,
         Command::Tunnel {
             listen,
             to,
@@ -205,28 +119,136 @@ async fn run(command: Command) -> Result<ExitCode> {
             address,
             password,
             compat,
-        } => {
-            let spoke = session::load()?;
-            let args = PasswordArgs {
-                password_file: None,
-                identity: "spoke-client,spoke-server".into(),
-                compat,
-            };
-            let cfg = session::config(&args, None)?;
-            let outcome = simulate::run(&spoke, &file, address, password.as_bytes(), cfg).await?;
-            println!(
-                "{}: {} bytes echoed and checked in {:.3} s: {:.1} MB/s each way (handshake {:.1} ms, cipher {})",
-                file.display(),
-                outcome.size,
-                outcome.elapsed.as_secs_f64(),
-                transfer::rate(outcome.size, outcome.elapsed),
-                outcome.handshake.as_secs_f64() * 1e3,
-                outcome.ciphers
-            );
-            Ok(())
-        }
+        } => simulate(&file, address, &password, compat).await,
     };
     done.map(|()| ExitCode::SUCCESS)
+}
+
+/// `spoke connect`: a netcat to `target`, secured if `secure` says so.
+async fn connect(target: &str, secure: &SecureArgs) -> Result<()> {
+    let password = optional_password(secure)?;
+    let (mut instance, flow) = dial(target).await?;
+    let flow = match &password {
+        Some(pw) => {
+            session::upgrade(
+                &mut instance,
+                flow,
+                Role::Client,
+                &secure.password,
+                None,
+                pw,
+            )
+            .await?
+        }
+        None => flow,
+    };
+    let result = netcat::run(&mut instance, &flow).await;
+    instance.close(flow).await;
+    result
+}
+
+/// `spoke listen`: one peer accepted on `address`, echoed or used as a
+/// netcat, secured if `secure` says so.
+async fn listen(
+    address: SocketAddr,
+    echo: bool,
+    secure: &SecureArgs,
+    server: &ServerArgs,
+) -> Result<()> {
+    let password = optional_password(secure)?;
+    let (mut instance, flow) = accept_one(address).await?;
+    let flow = match &password {
+        Some(pw) => {
+            let (args, role) = (&secure.password, Role::Server);
+            session::upgrade(&mut instance, flow, role, args, Some(server), pw).await?
+        }
+        None => flow,
+    };
+    let result = if echo {
+        netcat::echo(&mut instance, &flow).await.map(drop)
+    } else {
+        netcat::run(&mut instance, &flow).await
+    };
+    instance.close(flow).await;
+    result
+}
+
+/// The password for a flow that `secure` asks to secure, `None` for a
+/// plain one.
+fn optional_password(secure: &SecureArgs) -> Result<Option<Zeroizing<Vec<u8>>>> {
+    secure
+        .enabled()
+        .then(|| password::obtain(secure.password.password_file.as_deref(), false))
+        .transpose()
+}
+
+/// `spoke send`: `file` to the receiver at `to`, then a summary on stderr.
+async fn send(file: &Path, to: &str, password: &PasswordArgs) -> Result<()> {
+    let pw = password::obtain(password.password_file.as_deref(), false)?;
+    let (mut instance, flow) = dial(to).await?;
+    let flow = session::upgrade(&mut instance, flow, Role::Client, password, None, &pw).await?;
+    let ciphers = session::describe_ciphers(&mut instance, &flow).await;
+    let sent = transfer::send(&mut instance, &flow, file).await;
+    instance.close(flow).await;
+    let sent = sent?;
+    eprintln!(
+        "sent {} ({} bytes) in {:.2} s, {:.1} MB/s, cipher {ciphers}; the receiver verified it",
+        file.display(),
+        sent.size,
+        sent.elapsed.as_secs_f64(),
+        transfer::rate(sent.size, sent.elapsed)
+    );
+    Ok(())
+}
+
+/// `spoke recv`: one file from a sender accepted on `listen`, stored at
+/// `output` (or under the sender's name), then a summary on stderr.
+async fn recv(
+    listen: SocketAddr,
+    output: Option<&Path>,
+    password: &PasswordArgs,
+    server: &ServerArgs,
+) -> Result<()> {
+    let pw = password::obtain(password.password_file.as_deref(), false)?;
+    let (mut instance, flow) = accept_one(listen).await?;
+    let role = Role::Server;
+    let flow = session::upgrade(&mut instance, flow, role, password, Some(server), &pw).await?;
+    let ciphers = session::describe_ciphers(&mut instance, &flow).await;
+    let received = transfer::recv(&mut instance, &flow, output).await;
+    instance.close(flow).await;
+    let received = received?;
+    eprintln!(
+        "received {} ({} bytes) in {:.2} s, {:.1} MB/s, cipher {ciphers}; size and {} digest verified",
+        received.path.display(),
+        received.size,
+        received.elapsed.as_secs_f64(),
+        transfer::rate(received.size, received.elapsed),
+        received.digest.name()
+    );
+    Ok(())
+}
+
+/// `spoke simulate`: the demonstration with `file` on `address`, then its
+/// figures on stdout.
+async fn simulate(file: &Path, address: SocketAddr, password: &str, compat: bool) -> Result<()> {
+    let spoke = session::load()?;
+    let args = PasswordArgs {
+        password_file: None,
+        identity: "spoke-client,spoke-server".into(),
+        compat,
+    };
+    let cfg = session::config(&args, None)?;
+    let outcome = simulate::run(&spoke, file, address, password.as_bytes(), cfg).await?;
+    println!(
+        "{}: {} bytes echoed and checked in {:.3} s: {:.1} MB/s each way (handshake {:.1} ms, cipher {})",
+        file.display(),
+        outcome.size,
+        outcome.elapsed.as_secs_f64(),
+        transfer::rate(outcome.size, outcome.elapsed),
+        outcome.handshake.as_secs_f64() * 1e3,
+        outcome.ciphers
+    );
+    Ok(())
 }
 
 /// Connects to `HOST:PORT`, the only address (and, for a name, the only
@@ -242,19 +264,8 @@ async fn dial(target: &str) -> Result<(Instance, spoke_host::Flow)> {
 }
 
 /// Listens on `address` (the only address the policy allows) and accepts one peer.
-async fn accept_one(address: std::net::SocketAddr) -> Result<(Instance, spoke_host::Flow)> {
-    let spoke = session::load()?;
-    let mut instance = spoke
-        .instantiate(NetworkPolicy::deny_all().allow_listen(address))
-        .await?;
-    let listener = instance
-        .listen(address)
-        .await
-        .map_err(|e| anyhow!("listening on {address}: {e}"))?;
-    let bound = instance
-        .listener_address(&listener)
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+async fn accept_one(address: SocketAddr) -> Result<(Instance, spoke_host::Flow)> {
+    let (mut instance, listener, bound) = session::listen_on(&session::load()?, address).await?;
     eprintln!("spoke: listening on {bound}");
     let flow = instance
         .accept(&listener)

@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result, anyhow, bail};
-use spoke_host::{Cipher, Flow, HandshakeError, Instance, NetworkPolicy, Role, Spoke, SpokeConfig};
+use spoke_host::{
+    Cipher, Flow, HandshakeError, Instance, Listener, NetworkPolicy, Role, Spoke, SpokeConfig,
+};
 use zeroize::Zeroizing;
 
 use crate::cli::{PasswordArgs, ServerArgs};
@@ -164,6 +166,27 @@ pub async fn upgrade(
 ) -> Result<Flow> {
     let cfg = config(args, server)?;
     secure(instance, flow, role, args, password, &cfg).await
+}
+
+/// A new instance whose policy allows listening on `address` and nothing
+/// else, listening there; with the address it is bound to (the chosen port
+/// for port 0).
+pub async fn listen_on(
+    spoke: &Spoke,
+    address: SocketAddr,
+) -> Result<(Instance, Listener, SocketAddr)> {
+    let mut instance = spoke
+        .instantiate(NetworkPolicy::deny_all().allow_listen(address))
+        .await?;
+    let listener = instance
+        .listen(address)
+        .await
+        .map_err(|e| anyhow!("listening on {address}: {e}"))?;
+    let bound = instance
+        .listener_address(&listener)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok((instance, listener, bound))
 }
 
 /// "server-to-client/client-to-server" cipher names of a flow.

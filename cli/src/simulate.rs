@@ -41,17 +41,7 @@ pub async fn run(
         );
     }
     let ids = ("spoke-client", "spoke-server");
-    let mut server = spoke
-        .instantiate(NetworkPolicy::deny_all().allow_listen(address))
-        .await?;
-    let listener = server
-        .listen(address)
-        .await
-        .map_err(|e| anyhow!("listening on {address}: {e}"))?;
-    let bound = server
-        .listener_address(&listener)
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+    let (mut server, listener, bound) = crate::session::listen_on(spoke, address).await?;
     let server_password = password.to_vec();
     let server_cfg = cfg;
     let server_task = tokio::spawn(async move {

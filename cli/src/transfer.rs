@@ -28,6 +28,7 @@ use spoke_host::{CopyError, Flow, Instance, ShutdownMode};
 
 use crate::header::{DIGEST_LEN, DigestAlgorithm, DigestAt, Header, Verdict};
 use crate::stdio::Direct;
+use crate::writeback::start_writeback;
 
 /// The most a read asks of the flow while the header comes in.
 const READ_MAX: u32 = 1 << 20;
@@ -256,25 +257,6 @@ impl Partial {
 /// How much received content is written between two starts of writeback.
 const WRITEBACK: u64 = 8 << 20;
 
-/// Starts writing `file[offset..offset + len]` to disk without waiting for
-/// it, so that the fsync before the rename has little left to do. A hint:
-/// failures show up in that fsync.
-#[cfg(target_os = "linux")]
-fn start_writeback(file: &File, offset: u64, len: u64) {
-    use std::os::fd::AsRawFd;
-    if let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) {
-        // SAFETY: sync_file_range only reads its arguments; the descriptor
-        // is open for as long as `file` is borrowed.
-        unsafe {
-            libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
-        }
-    }
-}
-
-/// Elsewhere the fsync before the rename does all the writeback.
-#[cfg(not(target_os = "linux"))]
-fn start_writeback(_: &File, _: u64, _: u64) {}
-
 /// What the receiving writer has taken so far.
 struct Tally {
     /// Content bytes taken.
@@ -301,6 +283,31 @@ struct Receiving {
 }
 
 impl Receiving {
+    /// The way into `partial` for the content `header` announces, counting
+    /// it on `bar`.
+    fn new(partial: &Partial, header: &Header, bar: ProgressBar) -> Result<Receiving> {
+        let tally = Tally {
+            size: 0,
+            flushing: 0,
+            trailer: Vec::with_capacity(DIGEST_LEN),
+            hashing: Some(Hashing::start(header.digest.algorithm())?),
+        };
+        Ok(Receiving {
+            file: partial
+                .file
+                .try_clone()
+                .with_context(|| format!("cannot write {}", partial.path.display()))?,
+            path: partial.path.clone(),
+            announced: header.size,
+            trailer_len: match header.digest {
+                DigestAt::Header(_) => 0,
+                DigestAt::Trailer => DIGEST_LEN,
+            },
+            tally: Arc::new(Mutex::new(tally)),
+            bar,
+        })
+    }
+
     fn take(&mut self, data: &[u8]) -> std::io::Result<()> {
         let mut tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());
         let content_left = usize::try_from(self.announced - tally.size).unwrap_or(usize::MAX);
@@ -378,20 +385,7 @@ fn safe_name(name: &str) -> Result<&str> {
 /// Receives one file over the encrypted `flow` into `output` (or the
 /// sender's file name), verifying it before it appears there.
 pub async fn recv(instance: &mut Instance, flow: &Flow, output: Option<&Path>) -> Result<Received> {
-    let mut buf = Vec::new();
-    let (header, used) = loop {
-        if let Some(found) = Header::decode(&buf)? {
-            break found;
-        }
-        match instance
-            .read(flow, READ_MAX)
-            .await
-            .map_err(|e| anyhow!("receiving the header: {e}"))?
-        {
-            Some(data) => buf.extend_from_slice(&data),
-            None => bail!("the sender closed the connection before its header"),
-        }
-    };
+    let (header, rest) = read_header(instance, flow).await?;
     let destination = match output {
         Some(path) if path.is_dir() => path.join(safe_name(&header.name)?),
         Some(path) => path.to_path_buf(),
@@ -400,39 +394,9 @@ pub async fn recv(instance: &mut Instance, flow: &Flow, output: Option<&Path>) -
     let start = Instant::now();
     let partial = Partial::create(&destination)?;
     let bar = progress(header.size);
-    let tally = Arc::new(Mutex::new(Tally {
-        size: 0,
-        flushing: 0,
-        trailer: Vec::with_capacity(DIGEST_LEN),
-        hashing: Some(Hashing::start(header.digest.algorithm())?),
-    }));
-    let mut receiving = Receiving {
-        file: partial
-            .file
-            .try_clone()
-            .with_context(|| format!("cannot write {}", partial.path.display()))?,
-        path: partial.path.clone(),
-        announced: header.size,
-        trailer_len: match header.digest {
-            DigestAt::Header(_) => 0,
-            DigestAt::Trailer => DIGEST_LEN,
-        },
-        tally: tally.clone(),
-        bar: bar.clone(),
-    };
-    // What came in behind the header, then the rest inside the component.
-    let mut outcome = receiving.take(&buf[used..]).map_err(|e| anyhow!("{e}"));
-    if outcome.is_ok() {
-        outcome = match instance.copy_to(flow, Direct(receiving)).await {
-            Ok(_) => Ok(()),
-            Err(CopyError::Read(e)) => {
-                let size = tally.lock().map(|t| t.size).unwrap_or_default();
-                Err(anyhow!("the transfer broke off after {size} bytes: {e}"))
-            }
-            Err(CopyError::Write(e)) => Err(anyhow!("{e}")),
-            Err(e) => Err(anyhow!("{e}")),
-        };
-    }
+    let receiving = Receiving::new(&partial, &header, bar.clone())?;
+    let tally = receiving.tally.clone();
+    let outcome = receive_content(instance, flow, receiving, &rest).await;
     bar.finish_and_clear();
     let (size, trailer, hashing) = {
         let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
@@ -442,25 +406,7 @@ pub async fn recv(instance: &mut Instance, flow: &Flow, output: Option<&Path>) -
         Some(hashing) => hashing.finish()?,
         None => bail!("the received content was hashed twice"),
     };
-    let expected = match header.digest {
-        DigestAt::Header(expected) => Some(expected),
-        DigestAt::Trailer => <[u8; DIGEST_LEN]>::try_from(trailer).ok(),
-    };
-    let verdict = match (&outcome, expected) {
-        (Err(e), _) => Verdict::Rejected(format!("{e:#}")),
-        (Ok(()), _) if size != header.size => {
-            Verdict::Rejected(format!("received {size} of {} bytes", header.size))
-        }
-        (Ok(()), None) => Verdict::Rejected(format!(
-            "the transfer ended before its {} digest",
-            header.digest.algorithm().name()
-        )),
-        (Ok(()), Some(expected)) if digest != expected => Verdict::Rejected(format!(
-            "the content does not match its {} digest",
-            header.digest.algorithm().name()
-        )),
-        (Ok(()), Some(_)) => Verdict::Stored,
-    };
+    let verdict = judge(&header, outcome, size, trailer, digest);
     if verdict == Verdict::Stored {
         partial.commit(&destination)?;
     }
@@ -475,6 +421,77 @@ pub async fn recv(instance: &mut Instance, flow: &Flow, output: Option<&Path>) -
             elapsed: start.elapsed(),
         }),
         Verdict::Rejected(why) => bail!("{why}; nothing was stored"),
+    }
+}
+
+/// Reads the sender's header; returns it with what came in behind it.
+async fn read_header(instance: &mut Instance, flow: &Flow) -> Result<(Header, Vec<u8>)> {
+    let mut buf = Vec::new();
+    loop {
+        if let Some((header, used)) = Header::decode(&buf)? {
+            buf.drain(..used);
+            return Ok((header, buf));
+        }
+        match instance
+            .read(flow, READ_MAX)
+            .await
+            .map_err(|e| anyhow!("receiving the header: {e}"))?
+        {
+            Some(data) => buf.extend_from_slice(&data),
+            None => bail!("the sender closed the connection before its header"),
+        }
+    }
+}
+
+/// Writes `first` (what came in behind the header), then the rest of the
+/// flow inside the component, into `receiving`.
+async fn receive_content(
+    instance: &mut Instance,
+    flow: &Flow,
+    mut receiving: Receiving,
+    first: &[u8],
+) -> Result<()> {
+    receiving.take(first).map_err(|e| anyhow!("{e}"))?;
+    let tally = receiving.tally.clone();
+    match instance.copy_to(flow, Direct(receiving)).await {
+        Ok(_) => Ok(()),
+        Err(CopyError::Read(e)) => {
+            let size = tally.lock().map(|t| t.size).unwrap_or_default();
+            Err(anyhow!("the transfer broke off after {size} bytes: {e}"))
+        }
+        Err(CopyError::Write(e)) => Err(anyhow!("{e}")),
+        Err(e) => Err(anyhow!("{e}")),
+    }
+}
+
+/// Whether a transfer that ended with `outcome`, `size` content bytes
+/// whose digest is `digest`, and `trailer` behind them, delivered what
+/// `header` announced.
+fn judge(
+    header: &Header,
+    outcome: Result<()>,
+    size: u64,
+    trailer: Vec<u8>,
+    digest: [u8; DIGEST_LEN],
+) -> Verdict {
+    let expected = match header.digest {
+        DigestAt::Header(expected) => Some(expected),
+        DigestAt::Trailer => <[u8; DIGEST_LEN]>::try_from(trailer).ok(),
+    };
+    match (outcome, expected) {
+        (Err(e), _) => Verdict::Rejected(format!("{e:#}")),
+        (Ok(()), _) if size != header.size => {
+            Verdict::Rejected(format!("received {size} of {} bytes", header.size))
+        }
+        (Ok(()), None) => Verdict::Rejected(format!(
+            "the transfer ended before its {} digest",
+            header.digest.algorithm().name()
+        )),
+        (Ok(()), Some(expected)) if digest != expected => Verdict::Rejected(format!(
+            "the content does not match its {} digest",
+            header.digest.algorithm().name()
+        )),
+        (Ok(()), Some(_)) => Verdict::Stored,
     }
 }
 

@@ -30,13 +30,43 @@ fn payload(size: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// `spoke` with `args`, run in `dir` with no password in its environment
+/// and nothing on its standard input.
 fn spoke(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(SPOKE);
+    in_dir(Command::new(SPOKE), dir, args)
+}
+
+/// `cmd` followed by `args`, run in `dir` with no password in its
+/// environment and nothing on its standard input.
+fn in_dir(mut cmd: Command, dir: &Path, args: &[&str]) -> Command {
     cmd.current_dir(dir)
         .args(args)
         .env_remove("SPOKE_PASSWORD")
         .stdin(Stdio::null());
     cmd
+}
+
+/// `spoke recv` into `inbox` with the password in the file `password`,
+/// started as [`start_listening`] does.
+fn start_recv(
+    inbox: &Path,
+    password: &str,
+) -> (Child, String, BufReader<std::process::ChildStderr>) {
+    start_listening(spoke(
+        inbox,
+        &[
+            "recv",
+            "--listen",
+            "127.0.0.1:0",
+            "--password-file",
+            password,
+        ],
+    ))
+}
+
+/// How many entries `dir` holds.
+fn entries(dir: &Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
 }
 
 /// Starts a listening subcommand on port 0 and returns it with the address
@@ -76,10 +106,7 @@ fn a_file_sent_arrives_intact_under_the_senders_name() {
     std::fs::write(outbox.join("report.bin"), &content).unwrap();
     let pw = write_password(&dir, "pw", "correct horse");
 
-    let (mut recv, address, stderr) = start_listening(spoke(
-        &inbox,
-        &["recv", "--listen", "127.0.0.1:0", "--password-file", &pw],
-    ));
+    let (mut recv, address, stderr) = start_recv(&inbox, &pw);
     let sent = spoke(&outbox, &["send", "report.bin", "--to", &address])
         .env("SPOKE_PASSWORD", "correct horse")
         .output()
@@ -99,11 +126,7 @@ fn a_file_sent_arrives_intact_under_the_senders_name() {
         "{recv_log}"
     );
     assert_eq!(std::fs::read(inbox.join("report.bin")).unwrap(), content);
-    assert_eq!(
-        std::fs::read_dir(&inbox).unwrap().count(),
-        1,
-        "only the file itself is left"
-    );
+    assert_eq!(entries(&inbox), 1, "only the file itself is left");
 }
 
 #[test]
@@ -117,10 +140,7 @@ fn a_wrong_password_fails_both_ends_and_stores_nothing() {
         write_password(&dir, "wrong", "wrong"),
     );
 
-    let (mut recv, address, stderr) = start_listening(spoke(
-        &inbox,
-        &["recv", "--listen", "127.0.0.1:0", "--password-file", &right],
-    ));
+    let (mut recv, address, stderr) = start_recv(&inbox, &right);
     let sent = spoke(
         &dir,
         &[
@@ -143,11 +163,7 @@ fn a_wrong_password_fails_both_ends_and_stores_nothing() {
     assert!(send_log.contains("different passwords"), "{send_log}");
     assert_eq!(send_log.trim().lines().count(), 1, "one line: {send_log}");
     assert!(recv_log.contains("handshake failed"), "{recv_log}");
-    assert_eq!(
-        std::fs::read_dir(&inbox).unwrap().count(),
-        0,
-        "nothing stored"
-    );
+    assert_eq!(entries(&inbox), 0, "nothing stored");
 }
 
 #[test]
@@ -159,10 +175,7 @@ fn an_interrupted_transfer_leaves_no_file() {
     std::fs::write(dir.join("big.bin"), payload(256 << 20, 3)).unwrap();
     let pw = write_password(&dir, "pw", "pw");
 
-    let (mut recv, address, stderr) = start_listening(spoke(
-        &inbox,
-        &["recv", "--listen", "127.0.0.1:0", "--password-file", &pw],
-    ));
+    let (mut recv, address, stderr) = start_recv(&inbox, &pw);
     let mut send = spoke(
         &dir,
         &["send", "big.bin", "--to", &address, "--password-file", &pw],
@@ -173,7 +186,7 @@ fn an_interrupted_transfer_leaves_no_file() {
     // Kill the sender once the transfer has started: when the receiver has
     // created its hidden partial file.
     let started = std::time::Instant::now();
-    while std::fs::read_dir(&inbox).unwrap().count() == 0 && started.elapsed().as_secs() < 60 {
+    while entries(&inbox) == 0 && started.elapsed().as_secs() < 60 {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     send.kill().unwrap();
@@ -184,7 +197,7 @@ fn an_interrupted_transfer_leaves_no_file() {
     assert!(!recv_status.success(), "{recv_log}");
     assert!(recv_log.contains("nothing was stored"), "{recv_log}");
     assert_eq!(
-        std::fs::read_dir(&inbox).unwrap().count(),
+        entries(&inbox),
         0,
         "neither the file nor its partial copy remains"
     );
@@ -264,12 +277,8 @@ fn spoke_on_one_cpu(dir: &Path, args: &[&str]) -> Command {
         return spoke(dir, args);
     }
     let mut cmd = Command::new("taskset");
-    cmd.current_dir(dir)
-        .args(["-c", "0", SPOKE])
-        .args(args)
-        .env_remove("SPOKE_PASSWORD")
-        .stdin(Stdio::null());
-    cmd
+    cmd.args(["-c", "0", SPOKE]);
+    in_dir(cmd, dir, args)
 }
 
 /// Waits for `child` until `deadline`; kills it and returns `None` past it.
@@ -513,10 +522,7 @@ fn hand_written_transfer(name: &str, stream: &[u8]) -> (Vec<u8>, String, Files) 
     std::fs::create_dir_all(&inbox).unwrap();
     std::fs::write(dir.join("transfer"), stream).unwrap();
     let pw = write_password(&dir, "pw", "by hand");
-    let (mut recv, address, stderr) = start_listening(spoke(
-        &inbox,
-        &["recv", "--listen", "127.0.0.1:0", "--password-file", &pw],
-    ));
+    let (mut recv, address, stderr) = start_recv(&inbox, &pw);
     let sent = spoke(
         &dir,
         &["connect", &address, "--secure", "--password-file", &pw],

@@ -2,45 +2,30 @@
 //! an application composed with the Spoke component, under a
 //! [`NetworkPolicy`].
 //!
-//! This module owns the command's engine and WASI context: its arguments,
-//! environment and standard streams, the same deny-by-default socket checks
-//! as [`Spoke`](crate::Spoke) instances, the same [`Limits`], and turning
-//! `wasi:cli/exit` and traps into an exit code. It never gives the command a
+//! This module owns the command's WASI context (its arguments, environment
+//! and standard streams) and turning `wasi:cli/exit` and traps into an exit
+//! code. The engine, the deny-by-default socket checks and the [`Limits`]
+//! are those of [`Spoke`](crate::Spoke) instances, from the same code. It never gives the command a
 //! filesystem, UDP, or anything the policy does not allow.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use wasmtime::Engine;
-use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::error::Context as _;
 use wasmtime_wasi::p2::bindings::CommandPre;
-use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
-use crate::limits::{Guarded, Guards, Limits, guarded_store, spawn_ticker};
-use crate::policy::{DenialLog, NetworkPolicy, denial_of};
+use crate::limits::Limits;
+use crate::policy::{DenialLog, NetworkPolicy};
 use crate::reader::ReaderStream;
-use crate::runtime::{Options, engine};
+use crate::runtime::{Loaded, Options, State};
 use crate::writer::WriterStream;
 
 /// A compiled command component, ready to run any number of times (each run
 /// gets a fresh instance). Cloning is cheap; it is `Send + Sync`.
 #[derive(Clone)]
 pub struct CommandComponent {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    engine: Engine,
-    pre: CommandPre<CommandState>,
-    stop_ticker: Arc<AtomicBool>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.stop_ticker.store(true, Ordering::Relaxed);
-    }
+    inner: Arc<Loaded<CommandPre<State>>>,
 }
 
 impl std::fmt::Debug for CommandComponent {
@@ -167,22 +152,15 @@ impl CommandComponent {
     /// wants [`Options::with_user_cache`]). Its `limits` are not used: each
     /// [`Invocation`] has its own.
     pub fn with_options(component: &[u8], options: &Options) -> anyhow::Result<Self> {
-        let engine = engine(options)?;
-        let component =
-            Component::new(&engine, component).context("compiling the command component")?;
-        let mut linker = Linker::<CommandState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).context("linking WASI")?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .context("linking the command component")?;
-        let pre = CommandPre::new(pre).context("the component does not export wasi:cli/run")?;
-        let stop_ticker = spawn_ticker(engine.clone(), "spoke-command-epoch");
+        let loaded = Loaded::new(
+            component,
+            "command component",
+            options,
+            "spoke-command-epoch",
+            |pre| CommandPre::new(pre).context("the component does not export wasi:cli/run"),
+        )?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                engine,
-                pre,
-                stop_ticker,
-            }),
+            inner: Arc::new(loaded),
         })
     }
 
@@ -211,25 +189,7 @@ impl CommandComponent {
         let stderr =
             stderr.unwrap_or_else(|| WriterStream::new(tokio::io::stderr(), "standard error"));
         builder.stdout(stdout.clone()).stderr(stderr.clone());
-        let check_policy = policy.clone();
-        let log = denial.clone();
-        builder
-            .allow_tcp(true)
-            .allow_udp(false)
-            .allow_ip_name_lookup(policy.name_lookup_allowed())
-            .socket_addr_check(move |addr, usage| {
-                let allowed = check_policy.permits(addr, usage);
-                if !allowed && let Ok(mut last) = log.lock() {
-                    *last = Some(denial_of(addr, usage));
-                }
-                Box::pin(async move { allowed })
-            });
-        let state = CommandState {
-            ctx: builder.build(),
-            table: ResourceTable::new(),
-            guards: Guards::new(&limits),
-        };
-        let mut store = guarded_store(&self.inner.engine, state);
+        let mut store = self.inner.store(builder, &policy, &denial, &limits);
 
         let command = self
             .inner
@@ -280,26 +240,4 @@ pub async fn run_command<S: AsRef<str>>(
                 .stdout(stdout),
         )
         .await
-}
-
-/// What each command's `Store` holds.
-struct CommandState {
-    ctx: WasiCtx,
-    table: ResourceTable,
-    guards: Guards,
-}
-
-impl Guarded for CommandState {
-    fn guards(&mut self) -> &mut Guards {
-        &mut self.guards
-    }
-}
-
-impl WasiView for CommandState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.ctx,
-            table: &mut self.table,
-        }
-    }
 }

@@ -2,9 +2,11 @@
 //! case for when the guest or the host machinery fails.
 //!
 //! This module owns the conversions from the generated WIT types and the
-//! one-line messages, which are the ones the component's `error-message`,
-//! `write-error-message` and `handshake-error-message` produce (a test keeps
-//! them in step). It never calls into the guest.
+//! one-line messages. The messages are the protocol core's wording
+//! (`spoke_protocol::flow_error` and `spoke_protocol::HandshakeError`),
+//! which the component's `error-message`, `write-error-message` and
+//! `handshake-error-message` render too (a test keeps them in step). It
+//! never calls into the guest.
 
 use std::fmt;
 
@@ -40,20 +42,22 @@ pub enum FlowError {
 
 impl fmt::Display for FlowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::ConnectionRefused => f.write_str("Connection refused"),
-            Self::ConnectionReset => f.write_str("Connection reset by peer"),
-            Self::TimedOut => f.write_str("Operation timed out"),
-            Self::NameUnresolvable(name) => write!(f, "Cannot resolve the host name {name:?}"),
-            Self::PermissionDenied(m) => write!(f, "Permission denied: {m}"),
-            Self::Corrupted => f.write_str("Communication corrupted"),
-            Self::Truncated => f.write_str(
-                "Communication truncated: the peer's stream ended without its close marker",
-            ),
-            Self::InvalidState(m) => write!(f, "Invalid state: {m}"),
-            Self::Other(m) => f.write_str(m),
-            Self::Trap(m) => write!(f, "Spoke component failure: {m}"),
-        }
+        // The protocol core words the flow errors; the component renders
+        // them with the same code. Only a trap is the host's own.
+        use spoke_protocol::flow_error::FlowError as Core;
+        let core = match self {
+            Self::ConnectionRefused => Core::ConnectionRefused,
+            Self::ConnectionReset => Core::ConnectionReset,
+            Self::TimedOut => Core::TimedOut,
+            Self::NameUnresolvable(name) => Core::NameUnresolvable(name),
+            Self::PermissionDenied(m) => Core::PermissionDenied(m),
+            Self::Corrupted => Core::Corrupted,
+            Self::Truncated => Core::Truncated,
+            Self::InvalidState(m) => Core::InvalidState(m),
+            Self::Other(m) => Core::Other(m),
+            Self::Trap(m) => return write!(f, "Spoke component failure: {m}"),
+        };
+        core.fmt(f)
     }
 }
 
@@ -111,7 +115,7 @@ pub enum WriteError {
 impl fmt::Display for WriteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Closed => f.write_str("Flow closed"),
+            Self::Closed => spoke_protocol::flow_error::WriteError::Closed.fmt(f),
             Self::Error(e) => e.fmt(f),
         }
     }

@@ -1,15 +1,15 @@
-//! One running instance of the Spoke component and the handles of the flows
-//! and listeners it owns.
+//! One running instance of the Spoke component, and the operations on the
+//! flows and listeners it owns (their handles are [`crate::handle`]'s).
 //!
-//! This module owns the `Store`: every call into the guest, turning traps
-//! into errors (and the instance into a dead one), attaching the network
-//! policy's explanation to permission errors, releasing dropped handles, and
-//! waiting on a flow's pollable in the host. It never enforces the policy
-//! itself (wasmtime-wasi does, beneath the guest).
+//! This module owns the `Store`: every call into the guest (all through
+//! `Instance::call` and its variants), turning traps into errors (and the
+//! instance into a dead one), attaching the network policy's explanation to
+//! permission errors, releasing dropped handles, and waiting on a flow's
+//! pollable in the host. It never enforces the policy itself (wasmtime-wasi
+//! does, beneath the guest).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use wasmtime::Store;
@@ -20,8 +20,9 @@ use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable};
 use crate::bindings::Component;
 use crate::bindings::exports::spoke::flow::combinators::Stats;
 use crate::bindings::exports::spoke::flow::spoke::{Cipher, Config as SpokeConfig, Identities};
-use crate::bindings::exports::spoke::flow::types::ShutdownMode;
+use crate::bindings::exports::spoke::flow::types::{GuestFlow, ShutdownMode};
 use crate::error::{CopyError, FlowError, HandshakeError, WriteError};
+use crate::handle::{Flow, Graveyard, Handle, Listener};
 use crate::policy::{Denial, DenialLog, NetworkPolicy};
 use crate::reader::ReaderStream;
 use crate::runtime::{Spoke, State};
@@ -31,9 +32,6 @@ use crate::writer::WriterStream;
 const NO_YIELD: u64 = 1 << 40;
 
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
-
-/// Handles dropped without `close`, released at the instance's next call.
-type Graveyard = Arc<Mutex<Vec<ResourceAny>>>;
 
 /// A running Spoke component with its own memory, sockets, limits and
 /// network policy. All methods are async and take `&mut self`.
@@ -57,49 +55,6 @@ pub struct Instance {
     /// Why the instance can no longer be used.
     dead: Option<String>,
     _spoke: Spoke,
-}
-
-/// A flow (a guest `flow` resource) belonging to one [`Instance`].
-///
-/// Close it with [`Instance::close`]; a flow that is simply dropped is
-/// released at its instance's next call.
-pub struct Flow(Handle);
-
-/// A listening socket belonging to one [`Instance`]; see [`Instance::listen`].
-pub struct Listener(Handle);
-
-impl std::fmt::Debug for Flow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Flow(instance {})", self.0.instance)
-    }
-}
-
-impl std::fmt::Debug for Listener {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Listener(instance {})", self.0.instance)
-    }
-}
-
-struct Handle {
-    resource: Option<ResourceAny>,
-    instance: u64,
-    graveyard: Weak<Mutex<Vec<ResourceAny>>>,
-}
-
-impl Handle {
-    fn take(mut self) -> Option<ResourceAny> {
-        self.resource.take()
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        if let (Some(resource), Some(graveyard)) = (self.resource.take(), self.graveyard.upgrade())
-            && let Ok(mut graves) = graveyard.lock()
-        {
-            graves.push(resource);
-        }
-    }
 }
 
 /// The outcome of one direction of [`Instance::proxy`].
@@ -146,11 +101,7 @@ impl Instance {
     // ---- plumbing -------------------------------------------------------
 
     fn handle(&self, resource: ResourceAny) -> Handle {
-        Handle {
-            resource: Some(resource),
-            instance: self.id,
-            graveyard: Arc::downgrade(&self.graveyard),
-        }
+        Handle::new(resource, self.id, &self.graveyard)
     }
 
     fn flow(&self, resource: ResourceAny) -> Flow {
@@ -159,23 +110,58 @@ impl Instance {
 
     /// The resource of `h` if it belongs here.
     fn own(&self, h: &Handle) -> Result<ResourceAny, FlowError> {
-        match h.resource {
-            Some(r) if h.instance == self.id => Ok(r),
-            _ => Err(FlowError::InvalidState(
-                "this handle belongs to another Spoke instance".into(),
-            )),
-        }
+        h.resource_in(self.id)
+    }
+
+    /// One call into the guest: [`Instance::enter`], `call` with the
+    /// bindings and the store, [`Instance::leave`]. Every guest call but
+    /// those of [`Instance::call_at_once`] goes through here.
+    async fn call<T>(
+        &mut self,
+        call: impl AsyncFnOnce(&Component, &mut Store<State>) -> wasmtime::Result<T>,
+    ) -> Result<T, FlowError> {
+        self.enter(true).await?;
+        let out = call(&self.bindings, &mut self.store).await;
+        self.leave(out)
+    }
+
+    /// A call of one of `f`'s methods whose WIT result is a `result`, with
+    /// `f`'s resource: a foreign handle, a trap and the method's own error
+    /// all come back as `E`.
+    async fn on_flow<T, W, E: From<FlowError> + From<W>>(
+        &mut self,
+        f: &Flow,
+        call: impl AsyncFnOnce(
+            GuestFlow<'_>,
+            &mut Store<State>,
+            ResourceAny,
+        ) -> wasmtime::Result<Result<T, W>>,
+    ) -> Result<T, E> {
+        let r = self.own(&f.0)?;
+        Ok(self
+            .call(async |c, store| call(c.spoke_flow_types().flow(), store, r).await)
+            .await??)
+    }
+
+    /// A call that must complete in one poll, so that the future running it
+    /// can never be dropped half-way: `call` may use only non-blocking host
+    /// functions, it gets no epoch yield, and dropped handles (whose guest
+    /// destructors may block) are left for the next call to release.
+    async fn call_at_once<T>(
+        &mut self,
+        call: impl AsyncFnOnce(&Component, &mut Store<State>) -> wasmtime::Result<T>,
+    ) -> Result<T, FlowError> {
+        self.enter(false).await?;
+        self.store.set_epoch_deadline(NO_YIELD);
+        let out = call(&self.bindings, &mut self.store).await;
+        self.store.set_epoch_deadline(1);
+        self.leave(out)
     }
 
     /// Prepares a guest call: refuses if the instance is dead, releases
-    /// leftovers, and forgets older policy denials.
-    async fn enter(&mut self) -> Result<(), FlowError> {
-        self.enter_with(true).await
-    }
-
-    /// [`Instance::enter`], releasing dropped handles only if `release`
-    /// (releasing runs guest destructors, which may block).
-    async fn enter_with(&mut self, release: bool) -> Result<(), FlowError> {
+    /// leftovers (dropped handles only if `release`: releasing runs guest
+    /// destructors, which may block), and forgets older policy denials.
+    async fn enter(&mut self, release: bool) -> Result<(), FlowError> {
         if let Some(why) = &self.dead {
             return Err(FlowError::Trap(format!("the instance is unusable: {why}")));
         }
@@ -187,11 +173,7 @@ impl Instance {
             let _ = HostPollable::drop(&mut self.store.data_mut().table, p);
         }
         let graves = match release {
-            true => self
-                .graveyard
-                .lock()
-                .map(|mut g| std::mem::take(&mut *g))
-                .unwrap_or_default(),
+            true => self.graveyard.take_all(),
             false => Vec::new(),
         };
         for r in graves {
@@ -240,12 +222,6 @@ impl Instance {
     /// Connects to `host` and `port`. An IP literal is used as is; a name is
     /// resolved first, which the policy must allow.
     pub async fn connect(&mut self, host: &str, port: u16) -> Result<Flow, FlowError> {
-        self.enter().await?;
-        let r = self
-            .bindings
-            .spoke_flow_tcp()
-            .call_connect(&mut self.store, host, port)
-            .await;
         let is_name = host
             .trim_start_matches('[')
             .trim_end_matches(']')
@@ -253,7 +229,10 @@ impl Instance {
             .is_err();
         let fallback = (is_name && !self.policy.name_lookup_allowed())
             .then(|| Denial::NameLookup(host.into()));
-        match self.leave(r)? {
+        match self
+            .call(async |c, store| c.spoke_flow_tcp().call_connect(store, host, port).await)
+            .await?
+        {
             Ok(f) => Ok(self.flow(f)),
             Err(e) => Err(self.explain(e.into(), fallback)),
         }
@@ -261,13 +240,14 @@ impl Instance {
 
     /// Connects to one socket address, without any name lookup.
     pub async fn connect_address(&mut self, addr: SocketAddr) -> Result<Flow, FlowError> {
-        self.enter().await?;
-        let r = self
-            .bindings
-            .spoke_flow_tcp()
-            .call_connect_address(&mut self.store, addr.into())
-            .await;
-        match self.leave(r)? {
+        match self
+            .call(async |c, store| {
+                c.spoke_flow_tcp()
+                    .call_connect_address(store, addr.into())
+                    .await
+            })
+            .await?
+        {
             Ok(f) => Ok(self.flow(f)),
             Err(e) => Err(self.explain(e.into(), Some(Denial::Connect(addr)))),
         }
@@ -275,14 +255,15 @@ impl Instance {
 
     /// Binds to `addr` (port 0 picks an ephemeral port) and listens.
     pub async fn listen(&mut self, addr: SocketAddr) -> Result<Listener, FlowError> {
-        self.enter().await?;
-        let r = self
-            .bindings
-            .spoke_flow_tcp()
-            .listener()
-            .call_bind(&mut self.store, addr.into())
-            .await;
-        match self.leave(r)? {
+        match self
+            .call(async |c, store| {
+                c.spoke_flow_tcp()
+                    .listener()
+                    .call_bind(store, addr.into())
+                    .await
+            })
+            .await?
+        {
             Ok(l) => Ok(Listener(self.handle(l))),
             Err(e) => {
                 // Whatever check failed, what was asked for is a listen on `addr`.
@@ -297,27 +278,25 @@ impl Instance {
     /// The address a listener is bound to, with the chosen port.
     pub async fn listener_address(&mut self, l: &Listener) -> Result<SocketAddr, FlowError> {
         let r = self.own(&l.0)?;
-        self.enter().await?;
-        let out = self
-            .bindings
-            .spoke_flow_tcp()
-            .listener()
-            .call_local_address(&mut self.store, r)
-            .await;
-        Ok(self.leave(out)?.map_err(FlowError::from)?.into())
+        Ok(self
+            .call(async |c, store| {
+                c.spoke_flow_tcp()
+                    .listener()
+                    .call_local_address(store, r)
+                    .await
+            })
+            .await?
+            .map_err(FlowError::from)?
+            .into())
     }
 
     /// Waits for the next incoming connection.
     pub async fn accept(&mut self, l: &Listener) -> Result<Flow, FlowError> {
         let r = self.own(&l.0)?;
-        self.enter().await?;
-        let out = self
-            .bindings
-            .spoke_flow_tcp()
-            .listener()
-            .call_accept(&mut self.store, r)
-            .await;
-        let f = self.leave(out)?.map_err(FlowError::from)?;
+        let f = self
+            .call(async |c, store| c.spoke_flow_tcp().listener().call_accept(store, r).await)
+            .await?
+            .map_err(FlowError::from)?;
         Ok(self.flow(f))
     }
 
@@ -333,15 +312,10 @@ impl Instance {
     /// Waits for data and returns between 1 and `max` bytes, or `None` at
     /// end-of-stream.
     pub async fn read(&mut self, f: &Flow, max: u32) -> Result<Option<Vec<u8>>, FlowError> {
-        let r = self.own(&f.0)?;
-        self.enter().await?;
-        let out = self
-            .bindings
-            .spoke_flow_types()
-            .flow()
-            .call_read(&mut self.store, r, max)
-            .await;
-        Ok(self.leave(out)??)
+        self.on_flow(f, async |flow, store, r| {
+            flow.call_read(store, r, max).await
+        })
+        .await
     }
 
     /// Writes every byte of `data`.
@@ -353,42 +327,27 @@ impl Instance {
     /// echoes still fills that and then waits forever, as a native program
     /// would: to send and receive at once, use [`Instance::pipe`].
     pub async fn write(&mut self, f: &Flow, data: &[u8]) -> Result<(), WriteError> {
-        let r = self.own(&f.0)?;
-        self.enter().await?;
-        let out = self
-            .bindings
-            .spoke_flow_types()
-            .flow()
-            .call_write(&mut self.store, r, data)
-            .await;
-        Ok(self.leave(out)??)
+        self.on_flow(f, async |flow, store, r| {
+            flow.call_write(store, r, data).await
+        })
+        .await
     }
 
     /// Writes each buffer in order, as one write of their concatenation.
     pub async fn writev(&mut self, f: &Flow, bufs: &[&[u8]]) -> Result<(), WriteError> {
-        let r = self.own(&f.0)?;
-        self.enter().await?;
         let bufs: Vec<Vec<u8>> = bufs.iter().map(|b| b.to_vec()).collect();
-        let out = self
-            .bindings
-            .spoke_flow_types()
-            .flow()
-            .call_writev(&mut self.store, r, &bufs)
-            .await;
-        Ok(self.leave(out)??)
+        self.on_flow(f, async |flow, store, r| {
+            flow.call_writev(store, r, &bufs).await
+        })
+        .await
     }
 
     /// Closes one or both directions (idempotent).
     pub async fn shutdown(&mut self, f: &Flow, mode: ShutdownMode) -> Result<(), WriteError> {
-        let r = self.own(&f.0)?;
-        self.enter().await?;
-        let out = self
-            .bindings
-            .spoke_flow_types()
-            .flow()
-            .call_shutdown(&mut self.store, r, mode)
-            .await;
-        Ok(self.leave(out)??)
+        self.on_flow(f, async |flow, store, r| {
+            flow.call_shutdown(store, r, mode).await
+        })
+        .await
     }
 
     /// Closes the flow in place: both directions are shut and the connection
@@ -397,14 +356,8 @@ impl Instance {
     /// the handle.
     pub async fn close_in_place(&mut self, f: &Flow) -> Result<(), FlowError> {
         let r = self.own(&f.0)?;
-        self.enter().await?;
-        let out = self
-            .bindings
-            .spoke_flow_types()
-            .flow()
-            .call_close(&mut self.store, r)
-            .await;
-        self.leave(out)
+        self.call(async |c, store| c.spoke_flow_types().flow().call_close(store, r).await)
+            .await
     }
 
     /// Closes the flow and releases its handle. Never fails: a closing error
@@ -417,36 +370,27 @@ impl Instance {
 
     /// Drops a guest resource (its destructor closes it).
     async fn drop_resource(&mut self, r: ResourceAny) {
-        if self.enter().await.is_ok() {
-            let out = r.resource_drop_async(&mut self.store).await;
-            let _ = self.leave(out);
-        }
+        let _ = self
+            .call(async |_, store| r.resource_drop_async(store).await)
+            .await;
     }
 
     /// The local address of the connection beneath `f`.
     pub async fn local_address(&mut self, f: &Flow) -> Result<SocketAddr, FlowError> {
-        let r = self.own(&f.0)?;
-        self.enter().await?;
-        let out = self
-            .bindings
-            .spoke_flow_types()
-            .flow()
-            .call_local_address(&mut self.store, r)
-            .await;
-        Ok(self.leave(out)??.into())
+        self.on_flow(f, async |flow, store, r| {
+            flow.call_local_address(store, r).await
+        })
+        .await
+        .map(Into::into)
     }
 
     /// The peer's address of the connection beneath `f`.
     pub async fn remote_address(&mut self, f: &Flow) -> Result<SocketAddr, FlowError> {
-        let r = self.own(&f.0)?;
-        self.enter().await?;
-        let out = self
-            .bindings
-            .spoke_flow_types()
-            .flow()
-            .call_remote_address(&mut self.store, r)
-            .await;
-        Ok(self.leave(out)??.into())
+        self.on_flow(f, async |flow, store, r| {
+            flow.call_remote_address(store, r).await
+        })
+        .await
+        .map(Into::into)
     }
 
     /// Waits until a `read` of `f` would not block (data, end-of-stream or
@@ -457,42 +401,36 @@ impl Instance {
     /// a `tokio::select!` and the instance stays usable.
     pub async fn readable(&mut self, f: &Flow) -> Result<(), FlowError> {
         let r = self.own(&f.0)?;
-        self.enter_with(false).await?;
-        // `subscribe` calls only non-blocking host functions; with no epoch
-        // yield either, the call completes in one poll, so the only point
-        // where this future can be dropped is the wait below.
-        self.store.set_epoch_deadline(NO_YIELD);
-        let out = self
-            .bindings
-            .spoke_flow_types()
-            .flow()
-            .call_subscribe(&mut self.store, r)
-            .await;
-        self.store.set_epoch_deadline(1);
-        let pollable = self.leave(out)?;
-        self.wait(pollable).await
+        self.subscribe_and_wait(async |c, store| {
+            c.spoke_flow_types().flow().call_subscribe(store, r).await
+        })
+        .await
     }
 
     /// Waits until an `accept` of `l` would not block. Cancel-safe, like
     /// [`Instance::readable`].
     pub async fn acceptable(&mut self, l: &Listener) -> Result<(), FlowError> {
         let r = self.own(&l.0)?;
-        self.enter_with(false).await?;
-        self.store.set_epoch_deadline(NO_YIELD);
-        let out = self
-            .bindings
-            .spoke_flow_tcp()
-            .listener()
-            .call_subscribe(&mut self.store, r)
-            .await;
-        self.store.set_epoch_deadline(1);
-        let pollable = self.leave(out)?;
-        self.wait(pollable).await
+        self.subscribe_and_wait(async |c, store| {
+            c.spoke_flow_tcp().listener().call_subscribe(store, r).await
+        })
+        .await
     }
 
-    /// Blocks on a pollable in the host, then deletes it. If the caller
-    /// stops waiting, the next call deletes it.
-    async fn wait(&mut self, pollable: Resource<DynPollable>) -> Result<(), FlowError> {
+    /// Gets a pollable from the guest with `subscribe`, blocks on it in the
+    /// host, then deletes it. If the caller stops waiting, the next call
+    /// deletes it. `subscribe` calls only non-blocking host functions and
+    /// [`Instance::call_at_once`] gives it no epoch yield, so it completes in
+    /// one poll: the only point where this future can be dropped is the
+    /// wait, which runs no guest code.
+    async fn subscribe_and_wait(
+        &mut self,
+        subscribe: impl AsyncFnOnce(
+            &Component,
+            &mut Store<State>,
+        ) -> wasmtime::Result<Resource<DynPollable>>,
+    ) -> Result<(), FlowError> {
+        let pollable = self.call_at_once(subscribe).await?;
         let rep = pollable.rep();
         self.pending_pollable = Some(pollable);
         let table = &mut self.store.data_mut().table;
@@ -542,20 +480,19 @@ impl Instance {
     ) -> Result<Flow, HandshakeError> {
         let r = self.own(&under.0)?;
         let _ = under.0.take();
-        self.enter().await?;
         let ids = Identities {
             client: ids.0.to_string(),
             server: ids.1.to_string(),
         };
-        let api = self.bindings.spoke_flow_spoke();
-        let out = if client {
-            api.call_client(&mut self.store, r, &ids, password, *cfg)
-                .await
-        } else {
-            api.call_server(&mut self.store, r, &ids, password, *cfg)
-                .await
-        };
-        let f = self.leave(out)??;
+        let f = self
+            .call(async |c, store| {
+                let api = c.spoke_flow_spoke();
+                match client {
+                    true => api.call_client(store, r, &ids, password, *cfg).await,
+                    false => api.call_server(store, r, &ids, password, *cfg).await,
+                }
+            })
+            .await??;
         Ok(self.flow(f))
     }
 
@@ -563,24 +500,15 @@ impl Instance {
     /// for a plain flow, a foreign handle, or a dead instance.
     pub async fn ciphers(&mut self, f: &Flow) -> Option<(Cipher, Cipher)> {
         let r = self.own(&f.0).ok()?;
-        self.enter().await.ok()?;
-        let out = self
-            .bindings
-            .spoke_flow_spoke()
-            .call_ciphers(&mut self.store, r)
-            .await;
-        self.leave(out).ok()?
+        self.call(async |c, store| c.spoke_flow_spoke().call_ciphers(store, r).await)
+            .await
+            .ok()?
     }
 
     /// The component's default handshake configuration.
     pub async fn default_config(&mut self) -> Result<SpokeConfig, FlowError> {
-        self.enter().await?;
-        let out = self
-            .bindings
-            .spoke_flow_spoke()
-            .call_default_config(&mut self.store)
-            .await;
-        self.leave(out)
+        self.call(async |c, store| c.spoke_flow_spoke().call_default_config(store).await)
+            .await
     }
 
     // ---- combinators ----------------------------------------------------
@@ -592,39 +520,24 @@ impl Instance {
             self.own(&src.0).map_err(CopyError::Read)?,
             self.own(&dst.0).map_err(CopyError::Read)?,
         );
-        self.enter().await.map_err(CopyError::Read)?;
-        let out = self
-            .bindings
-            .spoke_flow_combinators()
-            .call_copy(&mut self.store, s, d)
-            .await;
-        Ok(self.leave(out).map_err(CopyError::Read)??)
+        Ok(self
+            .call(async |c, store| c.spoke_flow_combinators().call_copy(store, s, d).await)
+            .await
+            .map_err(CopyError::Read)??)
     }
 
     /// Copies `a` to `b` and `b` to `a` at once until both directions end.
     /// Returns the `a`-to-`b` direction first. A trap shows up as
     /// `CopyError::Read(FlowError::Trap(_))` in both directions.
     pub async fn proxy(&mut self, a: &Flow, b: &Flow) -> (Direction, Direction) {
-        let failed = |e: FlowError| {
-            let d = Direction {
-                stats: zero_stats(),
-                error: Some(CopyError::Read(e)),
-            };
-            (d.clone(), d)
-        };
         let (ra, rb) = match (self.own(&a.0), self.own(&b.0)) {
             (Ok(ra), Ok(rb)) => (ra, rb),
             (Err(e), _) | (_, Err(e)) => return failed(e),
         };
-        if let Err(e) = self.enter().await {
-            return failed(e);
-        }
-        let out = self
-            .bindings
-            .spoke_flow_combinators()
-            .call_proxy(&mut self.store, ra, rb)
-            .await;
-        match self.leave(out) {
+        match self
+            .call(async |c, store| c.spoke_flow_combinators().call_proxy(store, ra, rb).await)
+            .await
+        {
             Ok((x, y)) => (direction(x), direction(y)),
             Err(e) => failed(e),
         }
@@ -654,13 +567,6 @@ impl Instance {
         input: impl AsyncRead + Send + Sync + 'static,
         output: impl AsyncWrite + Send + Sync + 'static,
     ) -> (Direction, Direction) {
-        let failed = |e: FlowError| {
-            let d = Direction {
-                stats: zero_stats(),
-                error: Some(CopyError::Read(e)),
-            };
-            (d.clone(), d)
-        };
         let r = match self.own(&f.0) {
             Ok(r) => r,
             Err(e) => return failed(e),
@@ -672,27 +578,13 @@ impl Instance {
             Ok(i) => i,
             Err(e) => return failed(e),
         };
-        let o = match self.lend(output) {
-            Ok(o) => o,
-            Err(e) => {
-                self.take_back(i);
-                return failed(e);
-            }
-        };
-        let result = match self.enter().await {
-            Ok(()) => {
-                let (bi, bo) = (Resource::new_borrow(i.rep()), Resource::new_borrow(o.rep()));
-                let out = self
-                    .bindings
-                    .spoke_flow_combinators()
-                    .call_pipe(&mut self.store, r, bi, bo)
-                    .await;
-                self.leave(out)
-            }
-            Err(e) => Err(e),
-        };
+        let bi = Resource::new_borrow(i.rep());
+        let result = self
+            .call_lending(output, async |c, store, bo| {
+                c.spoke_flow_combinators().call_pipe(store, r, bi, bo).await
+            })
+            .await;
         self.take_back(i);
-        self.take_back(o);
         let (inbound, mut outbound) = match result {
             Ok((x, y)) => (direction(x), direction(y)),
             Err(e) => return failed(e),
@@ -714,23 +606,15 @@ impl Instance {
     ) -> Result<Stats, CopyError> {
         let r = self.own(&src.0).map_err(CopyError::Read)?;
         let writer = WriterStream::new(output, "the output");
-        let o = self
-            .lend(Box::new(writer.clone()) as DynOutputStream)
-            .map_err(CopyError::Read)?;
-        let result = match self.enter().await {
-            Ok(()) => {
-                let bo = Resource::new_borrow(o.rep());
-                let out = self
-                    .bindings
-                    .spoke_flow_combinators()
-                    .call_copy_to_stream(&mut self.store, r, bo)
-                    .await;
-                self.leave(out)
-            }
-            Err(e) => Err(e),
-        };
-        self.take_back(o);
-        let stats = result.map_err(CopyError::Read)??;
+        let output: DynOutputStream = Box::new(writer.clone());
+        let stats = self
+            .call_lending(output, async |c, store, o| {
+                c.spoke_flow_combinators()
+                    .call_copy_to_stream(store, r, o)
+                    .await
+            })
+            .await
+            .map_err(CopyError::Read)??;
         finish_output(&writer).await?;
         Ok(stats)
     }
@@ -745,21 +629,30 @@ impl Instance {
     ) -> Result<Stats, CopyError> {
         let r = self.own(&dst.0).map_err(CopyError::Read)?;
         let input: DynInputStream = Box::new(ReaderStream::new(input, "the input"));
-        let i = self.lend(input).map_err(CopyError::Read)?;
-        let result = match self.enter().await {
-            Ok(()) => {
-                let bi = Resource::new_borrow(i.rep());
-                let out = self
-                    .bindings
-                    .spoke_flow_combinators()
-                    .call_copy_from_stream(&mut self.store, bi, r)
-                    .await;
-                self.leave(out)
-            }
-            Err(e) => Err(e),
-        };
-        self.take_back(i);
-        Ok(result.map_err(CopyError::Read)??)
+        Ok(self
+            .call_lending(input, async |c, store, i| {
+                c.spoke_flow_combinators()
+                    .call_copy_from_stream(store, i, r)
+                    .await
+            })
+            .await
+            .map_err(CopyError::Read)??)
+    }
+
+    /// [`Instance::call`] with `stream` lent to the instance for the call
+    /// (`call` gets a borrow of it), and taken back after.
+    async fn call_lending<S: Send + 'static, T>(
+        &mut self,
+        stream: S,
+        call: impl AsyncFnOnce(&Component, &mut Store<State>, Resource<S>) -> wasmtime::Result<T>,
+    ) -> Result<T, FlowError> {
+        let lent = self.lend(stream)?;
+        let borrow = Resource::new_borrow(lent.rep());
+        let out = self
+            .call(async |c, store| call(c, store, borrow).await)
+            .await;
+        self.take_back(lent);
+        out
     }
 
     /// Puts one of the host's streams in the instance's table, for a
@@ -785,13 +678,8 @@ impl Instance {
         let Some(wit) = e.to_wit() else {
             return Ok(e.to_string());
         };
-        self.enter().await?;
-        let out = self
-            .bindings
-            .spoke_flow_types()
-            .call_error_message(&mut self.store, &wit)
-            .await;
-        self.leave(out)
+        self.call(async |c, store| c.spoke_flow_types().call_error_message(store, &wit).await)
+            .await
     }
 
     /// The component's rendering of a write error (`write-error-message`).
@@ -799,13 +687,12 @@ impl Instance {
         let Some(wit) = e.to_wit() else {
             return Ok(e.to_string());
         };
-        self.enter().await?;
-        let out = self
-            .bindings
-            .spoke_flow_types()
-            .call_write_error_message(&mut self.store, &wit)
-            .await;
-        self.leave(out)
+        self.call(async |c, store| {
+            c.spoke_flow_types()
+                .call_write_error_message(store, &wit)
+                .await
+        })
+        .await
     }
 
     /// The component's rendering of a handshake error
@@ -817,13 +704,12 @@ impl Instance {
         let Some(wit) = e.to_wit() else {
             return Ok(e.to_string());
         };
-        self.enter().await?;
-        let out = self
-            .bindings
-            .spoke_flow_spoke()
-            .call_handshake_error_message(&mut self.store, &wit)
-            .await;
-        self.leave(out)
+        self.call(async |c, store| {
+            c.spoke_flow_spoke()
+                .call_handshake_error_message(store, &wit)
+                .await
+        })
+        .await
     }
 }
 
@@ -836,6 +722,15 @@ async fn finish_output(writer: &WriterStream) -> Result<(), CopyError> {
             "writing the output: {e}"
         ))))
     })
+}
+
+/// Both directions of a proxy or a pipe that could not start, failed with `e`.
+fn failed(e: FlowError) -> (Direction, Direction) {
+    let d = Direction {
+        stats: zero_stats(),
+        error: Some(CopyError::Read(e)),
+    };
+    (d.clone(), d)
 }
 
 fn zero_stats() -> Stats {

@@ -83,10 +83,12 @@
 //! 5 to 10% less CPU than instances on a shared multi-thread runtime.
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod bindings;
 mod command;
 mod error;
+mod handle;
 mod instance;
 mod limits;
 mod policy;
@@ -100,7 +102,8 @@ pub use bindings::exports::spoke::flow::spoke::{Cipher, Config as SpokeConfig, I
 pub use bindings::exports::spoke::flow::types::ShutdownMode;
 pub use command::{CommandComponent, CommandExit, Invocation, run_command};
 pub use error::{CopyError, FlowError, HandshakeError, WriteError};
-pub use instance::{Direction, Flow, Instance, Listener};
+pub use handle::{Flow, Listener};
+pub use instance::{Direction, Instance};
 pub use limits::{EPOCH_TICK, Limits};
 pub use policy::{LOOPBACK, NetworkPolicy};
 pub use runtime::{COMPONENT, Options, Spoke};

@@ -144,42 +144,32 @@ impl NetworkPolicy {
     }
 
     fn connect_summary(&self) -> String {
-        if self.connect.is_empty() {
-            return "no connection".to_string();
-        }
-        let rules: Vec<String> = self
-            .connect
-            .iter()
-            .map(|r| {
-                let ip = SocketAddr::new(r.ip, 0).to_string();
-                let ip = ip.strip_suffix(":0").unwrap_or(&ip).to_string();
-                match (*r.ports.start(), *r.ports.end()) {
-                    (a, b) if a == b => format!("{ip}:{a}"),
-                    (0, u16::MAX) => format!("{ip}:any port"),
-                    (a, b) => format!("{ip}:{a}-{b}"),
-                }
-            })
-            .collect();
-        rules.join(", ")
+        summary(&self.connect, "no connection", |r| {
+            let ip = SocketAddr::new(r.ip, 0).to_string();
+            let ip = ip.strip_suffix(":0").unwrap_or(&ip).to_string();
+            match (*r.ports.start(), *r.ports.end()) {
+                (a, b) if a == b => format!("{ip}:{a}"),
+                (0, u16::MAX) => format!("{ip}:any port"),
+                (a, b) => format!("{ip}:{a}-{b}"),
+            }
+        })
     }
 
     fn listen_summary(&self) -> String {
-        if self.listen.is_empty() {
-            return "no listening".to_string();
-        }
-        let rules: Vec<String> = self
-            .listen
-            .iter()
-            .map(|a| {
-                if a.port() == 0 {
-                    format!("{} any port", a.ip())
-                } else {
-                    a.to_string()
-                }
-            })
-            .collect();
-        rules.join(", ")
+        summary(&self.listen, "no listening", |a| match a.port() {
+            0 => format!("{} any port", a.ip()),
+            _ => a.to_string(),
+        })
     }
+}
+
+/// `rules` shown one by one with `show` and separated by commas, or `none`
+/// when there are none.
+fn summary<T>(rules: &[T], none: &str, show: impl Fn(&T) -> String) -> String {
+    if rules.is_empty() {
+        return none.to_string();
+    }
+    rules.iter().map(show).collect::<Vec<_>>().join(", ")
 }
 
 impl fmt::Display for NetworkPolicy {

@@ -4,15 +4,18 @@
 //! This module owns compiling the embedded Spoke component (once), the
 //! engine configuration (async, epoch interruption, the optional pooling
 //! allocator and on-disk compilation cache), the epoch ticker thread, and
-//! building a fresh `Store` per instance. It never runs a flow operation.
+//! building a fresh `Store` per instance. Command components
+//! ([`crate::command`]) are loaded and given their stores by the same code,
+//! so both run under the same socket checks and limits. It never runs a
+//! flow operation.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
 use wasmtime::error::Context as _;
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings::ComponentPre;
@@ -66,7 +69,7 @@ impl Options {
 
 /// The engine for `options`: the component model, epoch interruption for
 /// the watchdog, and the compilation cache and pooling allocator if asked.
-pub(crate) fn engine(options: &Options) -> anyhow::Result<Engine> {
+fn engine(options: &Options) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
@@ -98,15 +101,82 @@ pub struct Spoke {
 }
 
 struct Inner {
-    engine: Engine,
-    pre: ComponentPre<State>,
+    loaded: Loaded<ComponentPre<State>>,
     limits: Limits,
+}
+
+/// A compiled and linked component (`P`, its typed pre-instance) with its
+/// engine and the engine's epoch ticker, which stops when this is dropped.
+pub(crate) struct Loaded<P> {
+    engine: Engine,
+    /// The component, linked with WASI and ready to instantiate.
+    pub(crate) pre: P,
     ticker: Arc<AtomicBool>,
 }
 
-impl Drop for Inner {
+impl<P> Drop for Loaded<P> {
     fn drop(&mut self) {
         self.ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+impl<P> Loaded<P> {
+    /// Compiles `bytes` (named `what` in errors) on an engine for `options`,
+    /// links it with WASI, checks its exports with `typed`, and starts the
+    /// epoch ticker on a thread named `ticker`.
+    pub(crate) fn new(
+        bytes: &[u8],
+        what: &str,
+        options: &Options,
+        ticker: &str,
+        typed: impl FnOnce(InstancePre<State>) -> wasmtime::Result<P>,
+    ) -> anyhow::Result<Self> {
+        let engine = engine(options)?;
+        let component =
+            Component::new(&engine, bytes).with_context(|| format!("compiling the {what}"))?;
+        let mut linker = Linker::<State>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).context("linking WASI")?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .with_context(|| format!("linking the {what}"))?;
+        let pre = typed(pre)?;
+        let ticker = spawn_ticker(engine.clone(), ticker);
+        Ok(Self {
+            engine,
+            pre,
+            ticker,
+        })
+    }
+
+    /// A fresh store for one instance or run: WASI from `wasi` (which may
+    /// already hold a command's arguments and streams) with TCP only,
+    /// through `policy`, recording its last denial in `denial`; guarded by
+    /// `limits`.
+    pub(crate) fn store(
+        &self,
+        mut wasi: WasiCtxBuilder,
+        policy: &NetworkPolicy,
+        denial: &DenialLog,
+        limits: &Limits,
+    ) -> Store<State> {
+        let check_policy = policy.clone();
+        let log = denial.clone();
+        wasi.allow_tcp(true)
+            .allow_udp(false)
+            .allow_ip_name_lookup(policy.name_lookup_allowed())
+            .socket_addr_check(move |addr, usage| {
+                let allowed = check_policy.permits(addr, usage);
+                if !allowed && let Ok(mut last) = log.lock() {
+                    *last = Some(denial_of(addr, usage));
+                }
+                Box::pin(async move { allowed })
+            });
+        let state = State {
+            ctx: wasi.build(),
+            table: ResourceTable::new(),
+            guards: Guards::new(limits),
+        };
+        guarded_store(&self.engine, state)
     }
 }
 
@@ -126,22 +196,17 @@ impl Spoke {
 
     /// Compiles the embedded component with `options`.
     pub fn with_options(options: Options) -> anyhow::Result<Self> {
-        let engine = engine(&options)?;
-        let component =
-            Component::new(&engine, COMPONENT).context("compiling the Spoke component")?;
-        let mut linker = Linker::<State>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).context("linking WASI")?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .context("linking the Spoke component")?;
-        let pre = ComponentPre::new(pre).context("checking the Spoke component's exports")?;
-        let ticker = spawn_ticker(engine.clone(), "spoke-epoch");
+        let loaded = Loaded::new(
+            COMPONENT,
+            "Spoke component",
+            &options,
+            "spoke-epoch",
+            |pre| ComponentPre::new(pre).context("checking the Spoke component's exports"),
+        )?;
         Ok(Self {
             inner: Arc::new(Inner {
-                engine,
-                pre,
+                loaded,
                 limits: options.limits,
-                ticker,
             }),
         })
     }
@@ -160,15 +225,10 @@ impl Spoke {
         limits: Limits,
     ) -> anyhow::Result<Instance> {
         let denial: DenialLog = Default::default();
-        let ctx = wasi_ctx(&policy, &denial);
-        let state = State {
-            ctx,
-            table: ResourceTable::new(),
-            guards: Guards::new(&limits),
-        };
-        let mut store = guarded_store(&self.inner.engine, state);
-        let bindings = self
-            .inner
+        // No files, no environment, no stdio: only the policy's TCP.
+        let loaded = &self.inner.loaded;
+        let mut store = loaded.store(WasiCtxBuilder::new(), &policy, &denial, &limits);
+        let bindings = loaded
             .pre
             .instantiate_async(&mut store)
             .await
@@ -182,26 +242,7 @@ impl Spoke {
     }
 }
 
-/// The WASI context of one instance: no files, no environment, no stdio;
-/// TCP only, through `policy`.
-fn wasi_ctx(policy: &NetworkPolicy, denial: &DenialLog) -> WasiCtx {
-    let check_policy = policy.clone();
-    let log = denial.clone();
-    WasiCtxBuilder::new()
-        .allow_tcp(true)
-        .allow_udp(false)
-        .allow_ip_name_lookup(policy.name_lookup_allowed())
-        .socket_addr_check(move |addr, usage| {
-            let allowed = check_policy.permits(addr, usage);
-            if !allowed && let Ok(mut last) = log.lock() {
-                *last = Some(denial_of(addr, usage));
-            }
-            Box::pin(async move { allowed })
-        })
-        .build()
-}
-
-/// What each `Store` holds.
+/// What each `Store` holds, for a Spoke instance and a command alike.
 pub(crate) struct State {
     ctx: WasiCtx,
     pub(crate) table: ResourceTable,

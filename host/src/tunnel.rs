@@ -39,7 +39,8 @@ use zeroize::Zeroizing;
 
 use crate::bindings::exports::spoke::flow::spoke::Config as SpokeConfig;
 use crate::error::{CopyError, FlowError, HandshakeError};
-use crate::instance::{Flow, Instance};
+use crate::handle::Flow;
+use crate::instance::Instance;
 use crate::policy::NetworkPolicy;
 use crate::runtime::Spoke;
 

@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod flow_error;
 mod handshake;
 pub(crate) mod primitives;
 pub mod randomness;
