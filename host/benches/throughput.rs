@@ -683,74 +683,43 @@ async fn plain_echo(spoke: &Spoke, data: &'static [u8], mb: usize) {
         speed[6].push(mbps(data.len(), component_proxied(spoke, data).await));
         cpu[6] += clock.lap();
     }
-    let row = |label: &str, path: &[f64], base: &[f64], cpu: u64, base_cpu: u64, target: &str| {
-        let ratios: Vec<f64> = path.iter().zip(base).map(|(x, a)| x / a).collect();
+    // (label, path, its baseline, the target printed beside it)
+    const ROWS: [(&str, usize, usize, &str); 7] = [
+        ("(a) native std sockets                      ", 0, 0, ""),
+        (
+            "(b) host driving component flows, own thread",
+            1,
+            0,
+            "  (target >= 0.90)",
+        ),
+        (
+            "(c) copy loop inside the guest, own thread  ",
+            2,
+            0,
+            "  (target >= 1.00)",
+        ),
+        ("    (b) on a shared runtime                 ", 3, 0, ""),
+        ("    (c) on a shared runtime                 ", 4, 0, ""),
+        ("(a') a native proxy, a thread each way      ", 5, 5, ""),
+        ("(d) proxy inside the guest, own thread      ", 6, 5, ""),
+    ];
+    for (label, i, base, target) in ROWS {
+        if i == 5 {
+            println!("through a proxy to a native echo server, against (a') as the baseline:");
+        }
+        let ratios: Vec<f64> = speed[i]
+            .iter()
+            .zip(&speed[base])
+            .map(|(x, a)| x / a)
+            .collect();
         println!(
             "{label}  {:6.0} MB/s   {:.2} (rounds {})   CPU {:.2}{target}",
-            fmedian(path),
+            fmedian(&speed[i]),
             fmedian(&ratios),
             spread(&ratios),
-            cpu as f64 / base_cpu.max(1) as f64
+            cpu[i] as f64 / cpu[base].max(1) as f64
         );
-    };
-    let a = &speed[0];
-    row(
-        "(a) native std sockets                      ",
-        a,
-        a,
-        cpu[0],
-        cpu[0],
-        "",
-    );
-    row(
-        "(b) host driving component flows, own thread",
-        &speed[1],
-        a,
-        cpu[1],
-        cpu[0],
-        "  (target >= 0.90)",
-    );
-    row(
-        "(c) copy loop inside the guest, own thread  ",
-        &speed[2],
-        a,
-        cpu[2],
-        cpu[0],
-        "  (target >= 1.00)",
-    );
-    row(
-        "    (b) on a shared runtime                 ",
-        &speed[3],
-        a,
-        cpu[3],
-        cpu[0],
-        "",
-    );
-    row(
-        "    (c) on a shared runtime                 ",
-        &speed[4],
-        a,
-        cpu[4],
-        cpu[0],
-        "",
-    );
-    println!("through a proxy to a native echo server, against (a') as the baseline:");
-    row(
-        "(a') a native proxy, a thread each way      ",
-        &speed[5],
-        &speed[5],
-        cpu[5],
-        cpu[5],
-        "",
-    );
-    row(
-        "(d) proxy inside the guest, own thread      ",
-        &speed[6],
-        &speed[5],
-        cpu[6],
-        cpu[5],
-        "",
-    );
+    }
 }
 
 /// What an instance and an open flow cost.

@@ -20,8 +20,9 @@
 //! `SPOKE_USER_MB` sets the echo size (100 by default), `SPOKE_USER_SEND_MB`
 //! the file sent (1000), `SPOKE_USER_ROUNDS` the rounds (3),
 //! `SPOKE_USER_ONLY` a comma-separated subset of `netcat`, `secure`,
-//! `mixed`, `tunnel`, `composed`, `send`, and `SPOKE_USER_BIN` another
-//! `spoke` binary to run instead of this build's. The OCaml peer is found at
+//! `mixed`, `tunnel`, `composed`, `send`, `SPOKE_USER_BIN` another
+//! `spoke` binary to run instead of this build's, and `SPOKE_USER_VS` another
+//! to run beside it in the same rounds (its rows are marked `*`). The OCaml peer is found at
 //! `$SPOKE_REF_PEER` or `../shared/ref-peer/spoke-ref-peer` beside the
 //! project; `wasmtime` on the PATH or where `.ci/run` keeps it. An anchor
 //! that is not installed is skipped with a line that says how to get it.
@@ -42,6 +43,12 @@ fn spoke_bin() -> PathBuf {
     std::env::var_os("SPOKE_USER_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_spoke")))
+}
+
+/// Another build of `spoke` to run beside the one under test in the same
+/// rounds (`$SPOKE_USER_VS`), to compare two versions in one run.
+fn vs_bin() -> Option<PathBuf> {
+    std::env::var_os("SPOKE_USER_VS").map(PathBuf::from)
 }
 const PASSWORD: &str = "correct horse battery staple";
 /// How long one transfer may take before the bench calls it stalled.
@@ -88,7 +95,7 @@ impl Settings {
 /// One path of a group: its label and how to run it.
 struct UserPath<'a> {
     group: &'static str,
-    label: &'static str,
+    label: String,
     run: Run<'a>,
 }
 
@@ -110,11 +117,14 @@ fn main() {
     }
     std::fs::write(dir.join("pw"), format!("{PASSWORD}\n")).unwrap();
     let tools = Tools::find(&dir);
+    let (bin, vs) = (spoke_bin(), vs_bin());
     let ctx = Ctx {
         dir: &dir,
         input: &input,
         tools: &tools,
+        spoke: &bin,
     };
+    let vs_ctx = vs.as_deref().map(|spoke| Ctx { spoke, ..ctx });
 
     println!(
         "== the paths users run: {mb} MB echoed ({send_mb} MB sent), {rounds} rounds taking turns"
@@ -123,7 +133,7 @@ fn main() {
     println!("ms of wall time and CPU ms of the path's processes (medians over the rounds);");
     println!("ratio = the anchor's time / this path's, so above 1 means Spoke is faster.\n");
 
-    let paths = user_paths(&ctx, &settings, &big);
+    let paths = user_paths(&ctx, vs_ctx.as_ref(), &settings, &big);
     let times = take_turns(&paths, rounds, &dir, &input, &big);
     print_table(&paths, &times);
     println!();
@@ -137,12 +147,21 @@ fn main() {
     println!(
         "composed: spoke-cat under `wasmtime run` (the anchor) and `spoke run`, and `spoke connect`."
     );
+    if let Some(vs) = &vs {
+        println!("*: the same path with {}", vs.display());
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The paths to run, in the order they take turns within a round; the first
-/// path of a group is its anchor.
-fn user_paths<'a>(ctx: &'a Ctx<'a>, settings: &Settings, big: &'a Path) -> Vec<UserPath<'a>> {
+/// path of a group is its anchor. With `vs`, another build of `spoke`, each
+/// Spoke path also runs with that build, in the same rounds (label + `*`).
+fn user_paths<'a>(
+    ctx: &'a Ctx<'a>,
+    vs: Option<&'a Ctx<'a>>,
+    settings: &Settings,
+    big: &'a Path,
+) -> Vec<UserPath<'a>> {
     const SECURE: &[&str] = &["--secure", "--password-file", "pw"];
     const COMPAT: &[&str] = &[
         "--compat",
@@ -153,52 +172,82 @@ fn user_paths<'a>(ctx: &'a Ctx<'a>, settings: &Settings, big: &'a Path) -> Vec<U
     ];
     let tools = ctx.tools;
     let mut paths = Vec::new();
-    let mut add = |group, label, run: Run<'a>| paths.push(UserPath { group, label, run });
-    if settings.wanted("netcat") {
+    let mut add = |group: &'static str, label: &str, run: Run<'a>| {
+        paths.push(UserPath {
+            group,
+            label: label.to_owned(),
+            run,
+        })
+    };
+    let wanted = |group| settings.wanted(group);
+    if wanted("netcat") {
         if tools.socat {
             add("netcat", "socat", Box::new(|out| ctx.socat_echo(out)));
         }
-        add("netcat", "spoke", Box::new(|out| ctx.spoke_echo(out, &[])));
+        both(
+            &mut add,
+            ctx,
+            vs,
+            "netcat",
+            "spoke",
+            |c: &Ctx, out: &Path| c.spoke_echo(out, &[]),
+        );
     }
-    if settings.wanted("secure") {
+    if wanted("secure") {
         if tools.ref_peer.is_some() {
             add("secure", "ocaml", Box::new(|out| ctx.ocaml_to_ocaml(out)));
         }
-        add(
+        both(
+            &mut add,
+            ctx,
+            vs,
             "secure",
             "spoke",
-            Box::new(|out| ctx.spoke_echo(out, SECURE)),
+            |c: &Ctx, out: &Path| c.spoke_echo(out, SECURE),
         );
     }
-    if settings.wanted("mixed") && tools.ref_peer.is_some() {
+    if wanted("mixed") && tools.ref_peer.is_some() {
         add(
             "mixed-server",
             "ocaml",
             Box::new(|out| ctx.ocaml_to_ocaml(out)),
         );
-        add(
+        both(
+            &mut add,
+            ctx,
+            vs,
             "mixed-server",
             "spoke",
-            Box::new(|out| ctx.ocaml_to_spoke(out, COMPAT)),
+            |c: &Ctx, out: &Path| c.ocaml_to_spoke(out, COMPAT),
         );
         add(
             "mixed-client",
             "ocaml",
             Box::new(|out| ctx.ocaml_to_ocaml(out)),
         );
-        add(
+        both(
+            &mut add,
+            ctx,
+            vs,
             "mixed-client",
             "spoke",
-            Box::new(|out| ctx.spoke_to_ocaml(out, COMPAT)),
+            |c: &Ctx, out: &Path| c.spoke_to_ocaml(out, COMPAT),
         );
     }
-    if settings.wanted("tunnel") && tools.socat {
+    if wanted("tunnel") && tools.socat {
         if tools.stunnel {
             add("tunnel", "stunnel", Box::new(|out| ctx.stunnel(out)));
         }
-        add("tunnel", "spoke", Box::new(|out| ctx.spoke_tunnel(out)));
+        both(
+            &mut add,
+            ctx,
+            vs,
+            "tunnel",
+            "spoke",
+            |c: &Ctx, out: &Path| c.spoke_tunnel(out),
+        );
     }
-    if settings.wanted("composed") {
+    if wanted("composed") {
         if let Some(w) = &tools.wasmtime {
             add(
                 "composed",
@@ -206,18 +255,24 @@ fn user_paths<'a>(ctx: &'a Ctx<'a>, settings: &Settings, big: &'a Path) -> Vec<U
                 Box::new(move |out| ctx.spoke_cat(out, Some(w))),
             );
         }
-        add(
+        both(
+            &mut add,
+            ctx,
+            vs,
             "composed",
             "spoke run",
-            Box::new(|out| ctx.spoke_cat(out, None)),
+            |c: &Ctx, out: &Path| c.spoke_cat(out, None),
         );
-        add(
+        both(
+            &mut add,
+            ctx,
+            vs,
             "composed",
             "connect",
-            Box::new(|out| ctx.spoke_echo(out, &[])),
+            |c: &Ctx, out: &Path| c.spoke_echo(out, &[]),
         );
     }
-    if settings.wanted("send") {
+    if wanted("send") {
         if tools.socat {
             add(
                 "send",
@@ -225,13 +280,35 @@ fn user_paths<'a>(ctx: &'a Ctx<'a>, settings: &Settings, big: &'a Path) -> Vec<U
                 Box::new(move |out| ctx.socat_copy(out, big)),
             );
         }
-        add(
+        both(
+            &mut add,
+            ctx,
+            vs,
             "send",
             "spoke",
-            Box::new(move |out| ctx.spoke_send(out, big)),
+            move |c: &Ctx, out: &Path| c.spoke_send(out, big),
         );
     }
     paths
+}
+
+/// Adds a Spoke path run by this build, and by the `vs` build if there is one.
+fn both<'a>(
+    add: &mut dyn FnMut(&'static str, &str, Run<'a>),
+    ctx: &'a Ctx<'a>,
+    vs: Option<&'a Ctx<'a>>,
+    group: &'static str,
+    label: &str,
+    run: impl Fn(&Ctx, &Path) -> Option<Duration> + Copy + 'a,
+) {
+    add(group, label, Box::new(move |out| run(ctx, out)));
+    if let Some(vs) = vs {
+        add(
+            group,
+            &format!("{label}*"),
+            Box::new(move |out| run(vs, out)),
+        );
+    }
 }
 
 /// Runs every path once a round, in turns, and checks each output against
@@ -246,7 +323,7 @@ fn take_turns(
     let mut times: Vec<Vec<(f64, f64)>> = vec![Vec::new(); paths.len()];
     for round in 1..=rounds {
         for (i, path) in paths.iter().enumerate() {
-            let (group, label) = (path.group, path.label);
+            let (group, label) = (path.group, &path.label);
             let out = dir.join(format!("out-{i}"));
             let cpu0 = children_cpu();
             let wall = (path.run)(&out);
@@ -281,7 +358,7 @@ fn print_table(paths: &[UserPath], times: &[Vec<(f64, f64)>]) {
     for (group, members) in &groups {
         let anchor = &times[members[0]];
         for (k, &i) in members.iter().enumerate() {
-            let label = paths[i].label;
+            let label = &paths[i].label;
             let t = &times[i];
             if t.is_empty() {
                 println!("{group:<14} {label:<10} no successful round");

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::PASSWORD;
 use crate::processes::{Guard, free_port, spoke_listening, wait_listening};
-use crate::{PASSWORD, spoke_bin};
 
 /// What the anchors need, found on this machine.
 pub(crate) struct Tools {
@@ -73,6 +73,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) dir: &'a Path,
     pub(crate) input: &'a Path,
     pub(crate) tools: &'a Tools,
+    /// The `spoke` binary the Spoke paths run.
+    pub(crate) spoke: &'a Path,
 }
 
 impl Ctx<'_> {
@@ -86,7 +88,7 @@ impl Ctx<'_> {
     }
 
     pub(crate) fn spoke(&self, args: &[&str]) -> Command {
-        let mut c = self.cmd(&spoke_bin());
+        let mut c = self.cmd(self.spoke);
         c.args(args).env_remove("SPOKE_PASSWORD");
         c
     }
