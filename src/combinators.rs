@@ -49,8 +49,8 @@ pub fn proxy(a: &mut Conn, b: &mut Conn) -> (Direction, Direction) {
 pub fn pipe(flow: &mut Conn, input: &InputStream, output: &OutputStream) -> (Direction, Direction) {
     let start = monotonic_clock::now();
     let legs = [
-        Mover::new(Mode::Shared, start),
-        Mover::new(Mode::Shared, start),
+        Mover::new(Mode::Alternate, start),
+        Mover::new(Mode::Alternate, start),
     ];
     streams(flow, Some(input), Some(output), legs)
 }

@@ -31,10 +31,15 @@ pub enum Mode {
     /// Alone without blocking (a one-way copy to or from a stream); a
     /// failure also ends the other end's side.
     Alone,
-    /// One of two directions sharing the loop (`proxy`, `pipe`): never
-    /// blocks, splices in bursts, and a failure also ends the other end's
-    /// side.
+    /// One of two directions sharing the loop (`proxy`): never blocks,
+    /// splices in bursts, and a failure also ends the other end's side.
     Shared,
+    /// One of the two directions of `pipe`: as `Shared`, but a splicing
+    /// direction moves one chunk a turn and goes on without waiting, so
+    /// the two alternate chunk by chunk while both have bytes (an echoing
+    /// peer is read while it is still being written to, and neither
+    /// direction waits on a readiness check it does not need).
+    Alternate,
 }
 
 /// The ends of one direction, lent for one step.
@@ -137,11 +142,11 @@ impl Mover {
     pub fn new(mode: Mode, start: u64) -> Self {
         Mover {
             mode,
-            // A blocking copy acts at once; otherwise wait for the source.
-            next: if mode == Mode::Copy {
-                Next::Now
-            } else {
-                Next::Readable
+            // A blocking copy and a pipe act at once; otherwise wait for
+            // the source.
+            next: match mode {
+                Mode::Copy | Mode::Alternate => Next::Now,
+                Mode::Alone | Mode::Shared => Next::Readable,
             },
             pending: Vec::new(),
             written: 0,
@@ -179,17 +184,17 @@ impl Mover {
         }
         match self.mode {
             Mode::Copy => self.copy_chunk(&mut ends),
-            Mode::Alone | Mode::Shared => self.transfer(&mut ends),
+            Mode::Alone | Mode::Shared | Mode::Alternate => self.transfer(&mut ends),
         }
     }
 
     /// Splices while bytes move (in bursts when sharing the loop), then
     /// notes why it stopped.
     fn splice(&mut self, ends: &mut Ends<'_>, first: Result<Spliced, SpliceError>) {
-        let limit = if self.mode == Mode::Shared {
-            BURST
-        } else {
-            usize::MAX
+        let limit = match self.mode {
+            Mode::Shared => BURST,
+            Mode::Alternate => 1,
+            Mode::Copy | Mode::Alone => usize::MAX,
         };
         let mut outcome = first;
         let mut moves = 0;
@@ -198,7 +203,11 @@ impl Mover {
             self.count_write(n);
             moves += 1;
             if moves == limit {
-                self.next = Next::Readable;
+                self.next = if self.mode == Mode::Alternate {
+                    Next::Now
+                } else {
+                    Next::Readable
+                };
                 return;
             }
             outcome = match ends.splice() {
@@ -238,7 +247,10 @@ impl Mover {
             // A pollable may be ready while a read would still block (a
             // stale readiness, or half a record): never block here.
             match ends.source().try_read(crate::CHUNK as u32) {
-                Ok(None) => return,
+                Ok(None) => {
+                    self.next = Next::Readable;
+                    return;
+                }
                 Ok(Some(Some(data))) => {
                     self.count_read(data.len() as u64);
                     self.pending = data;
