@@ -11,6 +11,8 @@
 //! network policy) or with `wasmtime run -S inherit-network ...`. Sources:
 //! `examples/apps/`.
 
+#![forbid(unsafe_code)]
+
 /// `spoke-cat` composed with the Spoke component.
 pub const SPOKE_CAT: &[u8] = include_bytes!(env!("SPOKE_CAT_WASM"));
 /// `echo-server` composed with the Spoke component.

@@ -311,8 +311,9 @@ fn both<'a>(
     }
 }
 
-/// Runs every path once a round, in turns, and checks each output against
-/// its input; returns every path's (wall ms, CPU ms) per successful round.
+/// Runs every path once a round, in turns (in reverse every other round),
+/// and checks each output against its input; returns every path's (wall
+/// ms, CPU ms) per successful round.
 fn take_turns(
     paths: &[UserPath],
     rounds: usize,
@@ -322,7 +323,16 @@ fn take_turns(
 ) -> Vec<Vec<(f64, f64)>> {
     let mut times: Vec<Vec<(f64, f64)>> = vec![Vec::new(); paths.len()];
     for round in 1..=rounds {
-        for (i, path) in paths.iter().enumerate() {
+        // Every other round in reverse: a path run right after another
+        // finds the machine warmer (page cache, clocks), so no path may
+        // always follow the same one.
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..paths.len()).rev().collect()
+        } else {
+            (0..paths.len()).collect()
+        };
+        for i in order {
+            let path = &paths[i];
             let (group, label) = (path.group, &path.label);
             let out = dir.join(format!("out-{i}"));
             let cpu0 = children_cpu();

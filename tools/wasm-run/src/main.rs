@@ -6,6 +6,8 @@
 //! `CARGO_TARGET_WASM32_WASIP2_RUNNER=target/release/wasm-run cargo test -p spoke-protocol -p spoke-aead --target wasm32-wasip2`.
 //! It grants no network access.
 
+#![forbid(unsafe_code)]
+
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Result, Store};
 use wasmtime_wasi::p2::bindings::sync::Command;

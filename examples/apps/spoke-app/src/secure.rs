@@ -9,6 +9,7 @@ use crate::bindings::spoke::flow::spoke::{self, Identities};
 use crate::bindings::spoke::flow::types::Flow;
 use crate::io;
 use crate::net;
+use zeroize::Zeroize;
 
 /// How to secure a flow, from the command line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -104,16 +105,7 @@ impl Secure {
             Role::Client => spoke::client(flow, &ids, &password, cfg),
             Role::Server => spoke::server(flow, &ids, &password, cfg),
         };
-        wipe(&mut password);
+        password.zeroize();
         secured.map_err(|e| format!("handshake failed: {}", net::handshake_error(&e)))
     }
-}
-
-/// Overwrites `bytes` with zeros in a way the optimiser keeps.
-fn wipe(bytes: &mut [u8]) {
-    for b in bytes.iter_mut() {
-        // SAFETY: `b` is a valid, aligned, exclusive reference.
-        unsafe { std::ptr::write_volatile(b, 0) };
-    }
-    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
 }
