@@ -184,27 +184,17 @@ fn user_paths<'a>(
         if tools.socat {
             add("netcat", "socat", Box::new(|out| ctx.socat_echo(out)));
         }
-        both(
-            &mut add,
-            ctx,
-            vs,
-            "netcat",
-            "spoke",
-            |c: &Ctx, out: &Path| c.spoke_echo(out, &[]),
-        );
+        both(&mut add, ctx, vs, "netcat", "spoke", |c, out| {
+            c.spoke_echo(out, &[])
+        });
     }
     if wanted("secure") {
         if tools.ref_peer.is_some() {
             add("secure", "ocaml", Box::new(|out| ctx.ocaml_to_ocaml(out)));
         }
-        both(
-            &mut add,
-            ctx,
-            vs,
-            "secure",
-            "spoke",
-            |c: &Ctx, out: &Path| c.spoke_echo(out, SECURE),
-        );
+        both(&mut add, ctx, vs, "secure", "spoke", |c, out| {
+            c.spoke_echo(out, SECURE)
+        });
     }
     if wanted("mixed") && tools.ref_peer.is_some() {
         add(
@@ -212,40 +202,25 @@ fn user_paths<'a>(
             "ocaml",
             Box::new(|out| ctx.ocaml_to_ocaml(out)),
         );
-        both(
-            &mut add,
-            ctx,
-            vs,
-            "mixed-server",
-            "spoke",
-            |c: &Ctx, out: &Path| c.ocaml_to_spoke(out, COMPAT),
-        );
+        both(&mut add, ctx, vs, "mixed-server", "spoke", |c, out| {
+            c.ocaml_to_spoke(out, COMPAT)
+        });
         add(
             "mixed-client",
             "ocaml",
             Box::new(|out| ctx.ocaml_to_ocaml(out)),
         );
-        both(
-            &mut add,
-            ctx,
-            vs,
-            "mixed-client",
-            "spoke",
-            |c: &Ctx, out: &Path| c.spoke_to_ocaml(out, COMPAT),
-        );
+        both(&mut add, ctx, vs, "mixed-client", "spoke", |c, out| {
+            c.spoke_to_ocaml(out, COMPAT)
+        });
     }
     if wanted("tunnel") && tools.socat {
         if tools.stunnel {
             add("tunnel", "stunnel", Box::new(|out| ctx.stunnel(out)));
         }
-        both(
-            &mut add,
-            ctx,
-            vs,
-            "tunnel",
-            "spoke",
-            |c: &Ctx, out: &Path| c.spoke_tunnel(out),
-        );
+        both(&mut add, ctx, vs, "tunnel", "spoke", |c, out| {
+            c.spoke_tunnel(out)
+        });
     }
     if wanted("composed") {
         if let Some(w) = &tools.wasmtime {
@@ -255,22 +230,12 @@ fn user_paths<'a>(
                 Box::new(move |out| ctx.spoke_cat(out, Some(w))),
             );
         }
-        both(
-            &mut add,
-            ctx,
-            vs,
-            "composed",
-            "spoke run",
-            |c: &Ctx, out: &Path| c.spoke_cat(out, None),
-        );
-        both(
-            &mut add,
-            ctx,
-            vs,
-            "composed",
-            "connect",
-            |c: &Ctx, out: &Path| c.spoke_echo(out, &[]),
-        );
+        both(&mut add, ctx, vs, "composed", "spoke run", |c, out| {
+            c.spoke_cat(out, None)
+        });
+        both(&mut add, ctx, vs, "composed", "connect", |c, out| {
+            c.spoke_echo(out, &[])
+        });
     }
     if wanted("send") {
         if tools.socat {
@@ -280,14 +245,9 @@ fn user_paths<'a>(
                 Box::new(move |out| ctx.socat_copy(out, big)),
             );
         }
-        both(
-            &mut add,
-            ctx,
-            vs,
-            "send",
-            "spoke",
-            move |c: &Ctx, out: &Path| c.spoke_send(out, big),
-        );
+        both(&mut add, ctx, vs, "send", "spoke", move |c, out| {
+            c.spoke_send(out, big)
+        });
     }
     paths
 }
