@@ -6,7 +6,7 @@ mod common;
 use common::{pattern, spoke, within};
 use std::net::SocketAddr;
 
-use spoke_host::NetworkPolicy;
+use spoke_host::{NetworkPolicy, ShutdownMode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -42,6 +42,37 @@ async fn copy_moves_everything_then_half_closes_the_destination() {
     assert_eq!(stats.write_bytes, data.len() as u64);
     assert!(within("the sink", sink).await.unwrap() == data);
     source.await.unwrap();
+}
+
+#[tokio::test]
+async fn copy_from_an_ended_source_into_a_shut_destination_moves_nothing_and_succeeds() {
+    let src_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dst_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (src_addr, dst_addr) = (
+        src_listener.local_addr().unwrap(),
+        dst_listener.local_addr().unwrap(),
+    );
+    let peers = tokio::spawn(async move {
+        let (mut s, _) = src_listener.accept().await.unwrap();
+        s.shutdown().await.unwrap();
+        let (mut d, _) = dst_listener.accept().await.unwrap();
+        let mut got = Vec::new();
+        d.read_to_end(&mut got).await.unwrap();
+        (s, got)
+    });
+    let policy = NetworkPolicy::deny_all()
+        .allow_connect(src_addr)
+        .allow_connect(dst_addr);
+    let mut inst = spoke().instantiate(policy).await.unwrap();
+    let src = inst.connect_address(src_addr).await.unwrap();
+    let dst = inst.connect_address(dst_addr).await.unwrap();
+    inst.shutdown(&dst, ShutdownMode::Write).await.unwrap();
+    // The source's end-of-stream has arrived before the copy starts.
+    assert_eq!(within("the end", inst.read(&src, 16)).await, Ok(None));
+    let stats = within("copy", inst.copy(&src, &dst)).await.unwrap();
+    assert_eq!((stats.read_bytes, stats.write_bytes), (0, 0));
+    let (_source, got) = within("the peers", peers).await.unwrap();
+    assert!(got.is_empty());
 }
 
 #[tokio::test]

@@ -32,9 +32,11 @@ impl TcpFlow {
         &mut self,
         fill: &mut Fill<'_>,
     ) -> Option<Result<Spliced, SpliceError>> {
-        if let Err(e) = self.writable() {
-            return Some(Err(SpliceError::Write(e)));
-        }
+        // A write side that is already shut or failed splices nothing: the
+        // engine then asks the source first, as a guest-side copy does, so
+        // an ended source still ends the direction cleanly and one with
+        // bytes meets this flow's write error.
+        self.writable().ok()?;
         let out = &self.handles.as_ref()?.output;
         let r = fill(out)?;
         if let Err(SpliceError::Write(e)) = &r {
