@@ -87,7 +87,8 @@ pub enum RecordError {
     Truncated,
     /// `seal` after `seal_close`.
     Closed,
-    /// The sequence number would wrap; no more records can be sent.
+    /// The sequence number would wrap: no more records can be sent, or
+    /// the peer sent one after its last (2^64-1). Sticky.
     SequenceExhausted,
     /// The AEAD refused to seal a record; nothing was sent, and nothing
     /// more will be. Sticky.

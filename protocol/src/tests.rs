@@ -285,6 +285,22 @@ fn sealer_refuses_to_wrap_the_sequence_number() {
 }
 
 #[test]
+fn the_last_sequence_number_opens_and_nothing_after_it_does() {
+    let (mut cs, _, _, mut so) = connect(&Config::default());
+    cs.skip_to(u64::MAX);
+    so.skip_to(u64::MAX);
+    let last = sealed(&mut cs, b"the last record");
+    so.feed(&last);
+    assert_eq!(
+        so.open(),
+        Ok(Opened::Data(&mut b"the last record".to_vec()[..]))
+    );
+    so.feed(&last);
+    assert_eq!(so.open(), Err(RecordError::SequenceExhausted));
+    assert_eq!(so.open(), Err(RecordError::SequenceExhausted), "sticky");
+}
+
+#[test]
 fn pipelined_validator_and_records_in_one_feed() {
     for version in [Version::V1, Version::V2] {
         let cfg = config(version, Cipher::Aes256Gcm, Cipher::ChaCha20Poly1305);
@@ -579,6 +595,34 @@ fn client_bounds_the_iteration_count_by_its_maximum() {
         Some(HandshakeError::IterationCountRefused {
             requested: 5000,
             maximum: 4999
+        })
+    );
+}
+
+#[test]
+fn a_count_beyond_32_bits_is_refused_naming_the_bound_that_applies() {
+    // No server can be configured with 2^32 iterations; a tampered (or
+    // foreign) public packet can ask for them.
+    let client_cfg = Config {
+        max_iterations: u64::MAX,
+        ..Config::default()
+    };
+    let mut c = ClientHandshake::new(&client_cfg, ids(), b"pw").unwrap();
+    let mut s = ServerHandshake::new(&Config::default(), ids(), b"pw").unwrap();
+    let mut ask_for_2_32 = |_: Dir, i: usize, b: &mut Vec<u8>| {
+        if i == 0 {
+            let mut packet = wire::PublicPacket::parse(b[..].try_into().unwrap()).unwrap();
+            packet.iterations = 1 << 32;
+            *b = packet.emit().to_vec();
+        }
+    };
+    assert_eq!(
+        run_pair(&mut c, &mut s, Some(&mut ask_for_2_32))
+            .client
+            .err(),
+        Some(HandshakeError::IterationCountRefused {
+            requested: 1 << 32,
+            maximum: u64::from(u32::MAX),
         })
     );
 }

@@ -165,14 +165,17 @@ fn on_public(
             None => HandshakeError::InvalidPublicPacket,
         });
     }
+    // PBKDF2's count is 32 bits (§3), so no configured maximum lets more
+    // than 2^32-1 through, and the refusal names the bound that applies.
+    let maximum = max_iterations.min(u64::from(u32::MAX));
     let refused = HandshakeError::IterationCountRefused {
         requested: packet.iterations,
-        maximum: max_iterations,
+        maximum,
     };
-    if packet.iterations == 0 || packet.iterations > max_iterations {
-        return Err(refused);
-    }
-    let count = u32::try_from(packet.iterations).map_err(|_| refused)?;
+    let count = match u32::try_from(packet.iterations) {
+        Ok(count) if count != 0 && u64::from(count) <= maximum => count,
+        _ => return Err(refused),
+    };
     let keys = PasswordKeys::derive(&cx.password, &packet.salt, count);
     cx.wipe_password();
     let x = randomness::scalar(&mut *cx.randomness)?;

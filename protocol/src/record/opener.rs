@@ -36,8 +36,10 @@ pub struct Opener {
     protection: Protection,
     version: Version,
     cipher: Cipher,
-    /// The sequence number the next record must have.
-    next: u64,
+    /// The sequence number the next record must have; `None` once the
+    /// peer has used the last one (2^64-1), after which no record can be
+    /// authentic.
+    next: Option<u64>,
     buf: Vec<u8>,
     /// Bytes of `buf` before this were consumed.
     start: usize,
@@ -63,7 +65,7 @@ impl Opener {
             protection: Protection::new(cipher, key),
             version,
             cipher,
-            next: 0,
+            next: Some(0),
             buf: pending,
             start: 0,
             eof: false,
@@ -160,13 +162,13 @@ impl Opener {
             let plain_len = len - HEADER_LEN - TAG_LEN;
             let adata = record_adata(self.version.wire(), plain_len);
             let (text, tag) = self.buf[body..end].split_at_mut(plain_len);
-            if self.protection.open(self.next, &adata, text, tag).is_err() {
+            let Some(seq) = self.next else {
+                return self.fail(RecordError::SequenceExhausted);
+            };
+            if self.protection.open(seq, &adata, text, tag).is_err() {
                 return self.fail(RecordError::Corrupted);
             }
-            let Some(next) = self.next.checked_add(1) else {
-                return self.fail(RecordError::Corrupted);
-            };
-            self.next = next;
+            self.next = seq.checked_add(1);
             if plain_len == 0 {
                 if self.version == Version::V2 {
                     self.state = State::Ended;
@@ -181,6 +183,6 @@ impl Opener {
     /// Test hook: expect the peer's record `seq` next.
     #[cfg(any(test, feature = "testing"))]
     pub(crate) fn skip_to(&mut self, seq: u64) {
-        self.next = seq;
+        self.next = Some(seq);
     }
 }
