@@ -6,18 +6,29 @@ mod common;
 use common::{pattern, spoke, within};
 use std::net::SocketAddr;
 
-use spoke_host::{NetworkPolicy, ShutdownMode};
+use spoke_host::{Flow, Instance, NetworkPolicy, ShutdownMode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+/// A native listener on loopback and its address.
+async fn listener() -> (TcpListener, SocketAddr) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    (l, addr)
+}
+
+/// An instance allowed to reach `a` and `b` (only), with a flow to each.
+async fn connected_to(a: SocketAddr, b: SocketAddr) -> (Instance, Flow, Flow) {
+    let policy = NetworkPolicy::deny_all().allow_connect(a).allow_connect(b);
+    let mut inst = spoke().instantiate(policy).await.unwrap();
+    let fa = inst.connect_address(a).await.unwrap();
+    let fb = inst.connect_address(b).await.unwrap();
+    (inst, fa, fb)
+}
+
 #[tokio::test]
 async fn copy_moves_everything_then_half_closes_the_destination() {
-    let src_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let dst_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (src_addr, dst_addr) = (
-        src_listener.local_addr().unwrap(),
-        dst_listener.local_addr().unwrap(),
-    );
+    let ((src_listener, src_addr), (dst_listener, dst_addr)) = (listener().await, listener().await);
     let data = pattern(1 << 20);
     let sent = data.clone();
     let source = tokio::spawn(async move {
@@ -31,12 +42,7 @@ async fn copy_moves_everything_then_half_closes_the_destination() {
         s.read_to_end(&mut got).await.unwrap();
         got
     });
-    let policy = NetworkPolicy::deny_all()
-        .allow_connect(src_addr)
-        .allow_connect(dst_addr);
-    let mut inst = spoke().instantiate(policy).await.unwrap();
-    let src = inst.connect_address(src_addr).await.unwrap();
-    let dst = inst.connect_address(dst_addr).await.unwrap();
+    let (mut inst, src, dst) = connected_to(src_addr, dst_addr).await;
     let stats = within("copy", inst.copy(&src, &dst)).await.unwrap();
     assert_eq!(stats.read_bytes, data.len() as u64);
     assert_eq!(stats.write_bytes, data.len() as u64);
@@ -46,12 +52,7 @@ async fn copy_moves_everything_then_half_closes_the_destination() {
 
 #[tokio::test]
 async fn copy_from_an_ended_source_into_a_shut_destination_moves_nothing_and_succeeds() {
-    let src_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let dst_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (src_addr, dst_addr) = (
-        src_listener.local_addr().unwrap(),
-        dst_listener.local_addr().unwrap(),
-    );
+    let ((src_listener, src_addr), (dst_listener, dst_addr)) = (listener().await, listener().await);
     let peers = tokio::spawn(async move {
         let (mut s, _) = src_listener.accept().await.unwrap();
         s.shutdown().await.unwrap();
@@ -60,12 +61,7 @@ async fn copy_from_an_ended_source_into_a_shut_destination_moves_nothing_and_suc
         d.read_to_end(&mut got).await.unwrap();
         (s, got)
     });
-    let policy = NetworkPolicy::deny_all()
-        .allow_connect(src_addr)
-        .allow_connect(dst_addr);
-    let mut inst = spoke().instantiate(policy).await.unwrap();
-    let src = inst.connect_address(src_addr).await.unwrap();
-    let dst = inst.connect_address(dst_addr).await.unwrap();
+    let (mut inst, src, dst) = connected_to(src_addr, dst_addr).await;
     inst.shutdown(&dst, ShutdownMode::Write).await.unwrap();
     // The source's end-of-stream has arrived before the copy starts.
     assert_eq!(within("the end", inst.read(&src, 16)).await, Ok(None));
@@ -77,12 +73,7 @@ async fn copy_from_an_ended_source_into_a_shut_destination_moves_nothing_and_suc
 
 #[tokio::test]
 async fn proxy_relays_both_directions_until_both_end() {
-    let a_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let b_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (a_addr, b_addr) = (
-        a_listener.local_addr().unwrap(),
-        b_listener.local_addr().unwrap(),
-    );
+    let ((a_listener, a_addr), (b_listener, b_addr)) = (listener().await, listener().await);
     let from_a = pattern(200_000);
     let from_b: Vec<u8> = pattern(150_000).into_iter().map(|x| !x).collect();
     let peer = |listener: TcpListener, send: Vec<u8>| {
@@ -101,12 +92,7 @@ async fn proxy_relays_both_directions_until_both_end() {
     };
     let peer_a = peer(a_listener, from_a.clone());
     let peer_b = peer(b_listener, from_b.clone());
-    let policy = NetworkPolicy::deny_all()
-        .allow_connect(a_addr)
-        .allow_connect(b_addr);
-    let mut inst = spoke().instantiate(policy).await.unwrap();
-    let a = inst.connect_address(a_addr).await.unwrap();
-    let b = inst.connect_address(b_addr).await.unwrap();
+    let (mut inst, a, b) = connected_to(a_addr, b_addr).await;
     let (ab, ba) = within("proxy", inst.proxy(&a, &b)).await;
     assert_eq!(ab.error, None);
     assert_eq!(ba.error, None);
@@ -116,27 +102,11 @@ async fn proxy_relays_both_directions_until_both_end() {
     assert!(peer_a.await.unwrap() == from_b, "a received what b sent");
 }
 
-/// Two native peers for a proxy between two TCP flows of one instance,
-/// each with its address, and a policy that allows connecting to both.
-async fn two_peers() -> (
-    (TcpListener, SocketAddr),
-    (TcpListener, SocketAddr),
-    NetworkPolicy,
-) {
-    let a = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let b = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
-    let policy = NetworkPolicy::deny_all()
-        .allow_connect(a_addr)
-        .allow_connect(b_addr);
-    ((a, a_addr), (b, b_addr), policy)
-}
-
 #[tokio::test]
 async fn proxy_passes_a_half_close_on_and_the_answer_comes_back() {
     // b answers only once it has read a's end-of-stream, which reaches it
     // only if the proxy passes a's half-close on while keeping b -> a open.
-    let ((a_listener, a_addr), (b_listener, b_addr), policy) = two_peers().await;
+    let ((a_listener, a_addr), (b_listener, b_addr)) = (listener().await, listener().await);
     let request = pattern(300_000);
     let sent = request.clone();
     let peer_a = tokio::spawn(async move {
@@ -156,9 +126,7 @@ async fn proxy_passes_a_half_close_on_and_the_answer_comes_back() {
         s.shutdown().await.unwrap();
         got
     });
-    let mut inst = spoke().instantiate(policy).await.unwrap();
-    let a = inst.connect_address(a_addr).await.unwrap();
-    let b = inst.connect_address(b_addr).await.unwrap();
+    let (mut inst, a, b) = connected_to(a_addr, b_addr).await;
     let (ab, ba) = within("proxy", inst.proxy(&a, &b)).await;
     assert_eq!((ab.error, ba.error), (None, None));
     assert!(
@@ -177,7 +145,7 @@ async fn proxy_reports_a_reset_and_keeps_what_the_other_side_already_sent() {
     // b sends everything and ends; a reads all of it; only then does b
     // reset its connection while a is still sending. The proxy reports
     // the failed write towards b, and a has every byte b sent.
-    let ((a_listener, a_addr), (b_listener, b_addr), policy) = two_peers().await;
+    let ((a_listener, a_addr), (b_listener, b_addr)) = (listener().await, listener().await);
     let from_b = pattern(1 << 20);
     let sent = from_b.clone();
     let (a_has_all, b_may_reset) = tokio::sync::oneshot::channel::<()>();
@@ -204,9 +172,7 @@ async fn proxy_reports_a_reset_and_keeps_what_the_other_side_already_sent() {
         s.set_zero_linger().unwrap();
         drop(s);
     });
-    let mut inst = spoke().instantiate(policy).await.unwrap();
-    let a = inst.connect_address(a_addr).await.unwrap();
-    let b = inst.connect_address(b_addr).await.unwrap();
+    let (mut inst, a, b) = connected_to(a_addr, b_addr).await;
     let (ab, ba) = within("proxy", inst.proxy(&a, &b)).await;
     assert_eq!(ba.error, None, "b -> a ended with b's end-of-stream");
     assert_eq!(ba.stats.read_bytes, from_b.len() as u64);
