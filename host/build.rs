@@ -1,5 +1,6 @@
-//! Builds the Spoke guest component (the workspace's root package) for
-//! `wasm32-wasip2` so that the host library can embed it.
+//! Builds the Spoke guest components for `wasm32-wasip2` so that the host
+//! library can embed them: the WASI 0.2 component (the workspace's root
+//! package) and the WASI 0.3 one (`p3/`), in one nested cargo run.
 //!
 //! It installs the `wasm32-wasip2` target with rustup when it is missing, so
 //! a fresh machine with only stable Rust can build and test the project with
@@ -21,7 +22,15 @@ fn main() {
         .parent()
         .expect("host/ lives inside the workspace")
         .to_path_buf();
-    for watched in ["src", "protocol", "aead", "wit", "Cargo.toml", "Cargo.lock"] {
+    for watched in [
+        "src",
+        "p3",
+        "protocol",
+        "aead",
+        "wit",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=SPOKE_GUEST_PROFILE");
@@ -36,18 +45,27 @@ fn main() {
             "--lib",
             "-p",
             "spoke",
+            "-p",
+            "spoke-p3",
             "--config",
             "profile.release.codegen-units=1",
         ],
-        "the Spoke guest component",
+        "the Spoke guest components",
     );
 
-    let built = target_dir.join(TARGET).join("release").join("spoke.wasm");
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("spoke.wasm");
-    std::fs::copy(&built, &out).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
-    println!("cargo:rustc-env=SPOKE_COMPONENT_PATH={}", out.display());
-    // For dependents' build scripts (DEP_SPOKE_COMPONENT_WASM): see `links`.
-    println!("cargo:wasm={}", out.display());
+    let built = target_dir.join(TARGET).join("release");
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    // For dependents' build scripts (DEP_SPOKE_COMPONENT_WASM and
+    // DEP_SPOKE_COMPONENT_WASM_P3): see `links`.
+    for (file, env_name, key) in [
+        ("spoke.wasm", "SPOKE_COMPONENT_PATH", "wasm"),
+        ("spoke_p3.wasm", "SPOKE_P3_COMPONENT_PATH", "wasm_p3"),
+    ] {
+        let (from, to) = (built.join(file), out_dir.join(file));
+        std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
+        println!("cargo:rustc-env={env_name}={}", to.display());
+        println!("cargo:{key}={}", to.display());
+    }
 }
 
 /// Adds the wasm32-wasip2 target through rustup if the toolchain lacks it.

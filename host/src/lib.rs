@@ -106,6 +106,6 @@ pub use handle::{Flow, Listener};
 pub use instance::{Direction, Instance};
 pub use limits::{EPOCH_TICK, Limits};
 pub use policy::{LOOPBACK, NetworkPolicy};
-pub use runtime::{COMPONENT, Options, Spoke};
+pub use runtime::{COMPONENT, COMPONENT_P3, Options, Spoke};
 /// A side of a Spoke handshake (the protocol core's).
 pub use spoke_protocol::Role;

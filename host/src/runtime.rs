@@ -26,6 +26,11 @@ use crate::policy::{DenialLog, NetworkPolicy, denial_of};
 /// The Spoke component's bytes, built by `host/build.rs`.
 pub const COMPONENT: &[u8] = include_bytes!(env!("SPOKE_COMPONENT_PATH"));
 
+/// The Spoke component for WASI 0.3 (`spoke:flow@0.2.0`, built from `p3/`
+/// by `host/build.rs`), for composing applications that use the 0.3
+/// interfaces.
+pub const COMPONENT_P3: &[u8] = include_bytes!(env!("SPOKE_P3_COMPONENT_PATH"));
+
 /// How to set up a [`Spoke`]. `Options::default()` is what [`Spoke::new`] uses.
 ///
 /// Measured on a 2-core x86-64 machine: compiling the component takes about
@@ -72,6 +77,9 @@ impl Options {
 fn engine(options: &Options) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
+    // WASI 0.3 (streams, futures and `async` functions): the 0.3 component
+    // and the applications composed with it need it; the rest never notice.
+    config.wasm_component_model_async(true);
     config.epoch_interruption(true);
     // `SPOKE_PERFMAP=1`: name the compiled guest functions for `perf`
     // (in /tmp/perf-<pid>.map), as `wasmtime run --profile perfmap` does.
@@ -135,7 +143,8 @@ impl<P> Loaded<P> {
         let component =
             Component::new(&engine, bytes).with_context(|| format!("compiling the {what}"))?;
         let mut linker = Linker::<State>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).context("linking WASI")?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).context("linking WASI 0.2")?;
+        wasmtime_wasi::p3::add_to_linker(&mut linker).context("linking WASI 0.3")?;
         let pre = linker
             .instantiate_pre(&component)
             .with_context(|| format!("linking the {what}"))?;

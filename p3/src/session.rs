@@ -1,0 +1,387 @@
+//! The spoke layer over any transport given as streams: the `session`
+//! resource.
+//!
+//! Owns: the transport's two streams and the handshake machine until the
+//! handshake ends, then hands each direction to its own task: the
+//! receiving task feeds the core's opener from `incoming` and writes the
+//! plaintext to the caller; the sending task seals the caller's bytes and
+//! writes the records for the peer. The two share nothing, so either may
+//! end first. Never keeps the password (the machine wipes its copy) and
+//! never decides anything cryptographic itself.
+
+use std::cell::RefCell;
+use std::mem;
+
+use zeroize::Zeroizing;
+
+use super::bindings::exports::spoke::flow::spoke::{
+    Config as WitConfig, Established, GuestSession, HandshakeError as WitHandshakeError,
+    Identities as WitIdentities, Session as SessionHandle,
+};
+use super::bindings::exports::spoke::flow::types::Error;
+use super::bindings::{wit_future, wit_stream};
+use super::tcp::{Ending, cut_off, failed};
+use super::{CHUNK, config, errors};
+use spoke_protocol::{
+    ClientHandshake, Handshake, Identities, Opened, Opener, RecordError, Role, Sealer,
+    ServerHandshake, Step,
+};
+use wit_bindgen::{StreamReader, StreamResult, StreamWriter};
+
+/// The Rust value behind a `session` handle.
+pub struct Session {
+    stage: RefCell<Stage>,
+}
+
+/// The bytes from the peer: the stream, and the future that says how it
+/// ended (if the transport gave one).
+struct Incoming {
+    bytes: StreamReader<u8>,
+    end: Option<Ending>,
+}
+
+enum Stage {
+    /// `client` or `server` was called; `handshake` was not.
+    Ready {
+        machine: Result<Box<dyn Handshake>, WitHandshakeError>,
+        incoming: Incoming,
+        outgoing: StreamWriter<u8>,
+    },
+    /// A `handshake` call is driving the machine.
+    Running,
+    /// The handshake succeeded; each direction is there until taken.
+    Established {
+        established: Established,
+        receiving: Option<(Opener, Incoming)>,
+        sending: Option<(Sealer, StreamWriter<u8>)>,
+    },
+    /// The handshake failed; the transport's streams are gone.
+    Failed(WitHandshakeError),
+}
+
+impl Session {
+    /// A session for `role` over `incoming`, and the stream for the peer.
+    fn start(
+        role: Role,
+        incoming: StreamReader<u8>,
+        end: Option<Ending>,
+        ids: WitIdentities,
+        password: Vec<u8>,
+        cfg: WitConfig,
+    ) -> (SessionHandle, StreamReader<u8>) {
+        let password = Zeroizing::new(password);
+        let machine = config::config(&cfg).and_then(|cfg| {
+            let ids = Identities {
+                client: ids.client.into_bytes(),
+                server: ids.server.into_bytes(),
+            };
+            let machine: Box<dyn Handshake> = match role {
+                Role::Client => Box::new(
+                    ClientHandshake::new(&cfg, ids, &password).map_err(config::handshake_error)?,
+                ),
+                Role::Server => Box::new(
+                    ServerHandshake::new(&cfg, ids, &password).map_err(config::handshake_error)?,
+                ),
+            };
+            Ok(machine)
+        });
+        let (outgoing, for_peer) = wit_stream::new::<u8>();
+        let stage = Stage::Ready {
+            machine,
+            incoming: Incoming {
+                bytes: incoming,
+                end,
+            },
+            outgoing,
+        };
+        (
+            SessionHandle::new(Session {
+                stage: RefCell::new(stage),
+            }),
+            for_peer,
+        )
+    }
+}
+
+impl GuestSession for Session {
+    fn client(
+        incoming: StreamReader<u8>,
+        incoming_end: Option<Ending>,
+        ids: WitIdentities,
+        password: Vec<u8>,
+        cfg: WitConfig,
+    ) -> (SessionHandle, StreamReader<u8>) {
+        Session::start(Role::Client, incoming, incoming_end, ids, password, cfg)
+    }
+
+    fn server(
+        incoming: StreamReader<u8>,
+        incoming_end: Option<Ending>,
+        ids: WitIdentities,
+        password: Vec<u8>,
+        cfg: WitConfig,
+    ) -> (SessionHandle, StreamReader<u8>) {
+        Session::start(Role::Server, incoming, incoming_end, ids, password, cfg)
+    }
+
+    async fn handshake(&self) -> Result<Established, WitHandshakeError> {
+        let (machine, mut incoming, mut outgoing) = {
+            let mut stage = self.stage.borrow_mut();
+            match mem::replace(&mut *stage, Stage::Running) {
+                Stage::Ready {
+                    machine,
+                    incoming,
+                    outgoing,
+                } => (machine, incoming, outgoing),
+                Stage::Running => {
+                    return Err(WitHandshakeError::InvalidConfig(
+                        "handshake was called while another call to it is still running".into(),
+                    ));
+                }
+                ended => {
+                    let outcome = match &ended {
+                        Stage::Established { established, .. } => Ok(*established),
+                        Stage::Failed(e) => Err(e.clone()),
+                        Stage::Ready { .. } | Stage::Running => Err(
+                            WitHandshakeError::InvalidConfig("the handshake has not run".into()),
+                        ),
+                    };
+                    *stage = ended;
+                    return outcome;
+                }
+            }
+        };
+        let outcome = match machine {
+            Ok(machine) => drive(machine, &mut incoming, &mut outgoing).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(session) => {
+                let established = config::established(&session);
+                let (sealer, opener) = session.into_parts();
+                *self.stage.borrow_mut() = Stage::Established {
+                    established,
+                    receiving: Some((opener, incoming)),
+                    sending: Some((sealer, outgoing)),
+                };
+                Ok(established)
+            }
+            Err(e) => {
+                // Both directions of the transport end here.
+                drop((incoming, outgoing));
+                *self.stage.borrow_mut() = Stage::Failed(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    async fn receive(&self) -> (StreamReader<u8>, Ending) {
+        let (mut plaintext, reader) = wit_stream::new::<u8>();
+        let taken = match &mut *self.stage.borrow_mut() {
+            Stage::Established { receiving, .. } => receiving.take(),
+            _ => None,
+        };
+        let Some((opener, incoming)) = taken else {
+            drop(plaintext);
+            return (reader, failed(self.unavailable("receive")));
+        };
+        let (ending, ended) = wit_future::new::<Result<(), Error>>(cut_off);
+        wit_bindgen::spawn_local(async move {
+            let outcome = receive(opener, incoming, &mut plaintext).await;
+            drop(plaintext);
+            let _ = ending.write(outcome).await;
+        });
+        (reader, ended)
+    }
+
+    async fn send(&self, data: StreamReader<u8>) -> Ending {
+        let taken = match &mut *self.stage.borrow_mut() {
+            Stage::Established { sending, .. } => sending.take(),
+            _ => None,
+        };
+        let Some((sealer, outgoing)) = taken else {
+            return failed(self.unavailable("send"));
+        };
+        let (ending, ended) = wit_future::new::<Result<(), Error>>(cut_off);
+        wit_bindgen::spawn_local(async move {
+            let outcome = send(sealer, outgoing, data).await;
+            let _ = ending.write(outcome).await;
+        });
+        ended
+    }
+}
+
+impl Session {
+    /// Why direction `what` cannot be taken now.
+    fn unavailable(&self, what: &str) -> Error {
+        errors::invalid_state(&match &*self.stage.borrow() {
+            Stage::Established { .. } => format!("{what} was already called"),
+            Stage::Failed(_) => format!("{what} after a failed handshake"),
+            Stage::Ready { .. } | Stage::Running => {
+                format!("{what} before the handshake has succeeded")
+            }
+        })
+    }
+}
+
+/// Feeds the machine from `incoming` and writes what it asks to
+/// `outgoing`, until it is done.
+async fn drive(
+    mut machine: Box<dyn Handshake>,
+    incoming: &mut Incoming,
+    outgoing: &mut StreamWriter<u8>,
+) -> Result<Box<spoke_protocol::Session>, WitHandshakeError> {
+    let mut buf = Vec::with_capacity(CHUNK);
+    loop {
+        match machine.step() {
+            Step::Send(bytes) => {
+                if !outgoing.write_all(bytes).await.is_empty() {
+                    return Err(WitHandshakeError::Closed);
+                }
+            }
+            Step::NeedInput => match incoming.read(mem::take(&mut buf)).await {
+                Ok(Some(bytes)) => {
+                    machine.feed(&bytes);
+                    buf = bytes;
+                    buf.clear();
+                }
+                Ok(None) => machine.feed_eof(),
+                Err(e) => return Err(WitHandshakeError::Transport(e)),
+            },
+            Step::Done(session) => return Ok(session),
+            Step::Failed(e) => return Err(config::handshake_error(e)),
+        }
+    }
+}
+
+impl Incoming {
+    /// Reads into `buf`'s spare room: `Some` with what arrived, `None` at
+    /// the transport's clean end, or the error its future gave.
+    async fn read(&mut self, mut buf: Vec<u8>) -> Result<Option<Vec<u8>>, Error> {
+        loop {
+            let (result, back) = self.bytes.read(buf).await;
+            buf = back;
+            match result {
+                StreamResult::Complete(n) if n > 0 => return Ok(Some(buf)),
+                // Nothing moved: ask again.
+                StreamResult::Complete(_) | StreamResult::Cancelled => {}
+                StreamResult::Dropped => {
+                    return match self.end.take() {
+                        Some(end) => end.await.map(|()| None),
+                        None => Ok(None),
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// The receiving direction: opens the peer's records from `incoming` and
+/// writes their plaintext to `plaintext`, until the peer's end, an error,
+/// or the caller dropping its end (a read-side shutdown).
+async fn receive(
+    mut opener: Opener,
+    mut incoming: Incoming,
+    plaintext: &mut StreamWriter<u8>,
+) -> Result<(), Error> {
+    let mut buf = Vec::with_capacity(CHUNK);
+    let mut out = Vec::with_capacity(CHUNK);
+    loop {
+        // Open every record already buffered, up to a chunk of plaintext.
+        let mut ended = false;
+        let mut failure = None;
+        while out.len() < CHUNK {
+            match opener.open() {
+                Ok(Opened::Data(data)) => out.extend_from_slice(data),
+                Ok(Opened::NeedInput) => break,
+                Ok(Opened::End) => {
+                    ended = true;
+                    break;
+                }
+                Err(e) => {
+                    failure = Some(record_error(e));
+                    break;
+                }
+            }
+        }
+        if !out.is_empty() {
+            let rest = plaintext.write_all(mem::take(&mut out)).await;
+            if !rest.is_empty() {
+                // The caller shut its read side: stop reading the peer.
+                return Ok(());
+            }
+            out = rest;
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if ended {
+            return Ok(());
+        }
+        match incoming.read(mem::take(&mut buf)).await? {
+            Some(bytes) => {
+                opener.feed(&bytes);
+                buf = bytes;
+                buf.clear();
+            }
+            None => opener.feed_eof(),
+        }
+    }
+}
+
+/// The sending direction: seals what `data` yields into records for
+/// `outgoing`; at its end, the close marker (version 2), then the end of
+/// `outgoing`.
+async fn send(
+    mut sealer: Sealer,
+    mut outgoing: StreamWriter<u8>,
+    mut data: StreamReader<u8>,
+) -> Result<(), Error> {
+    let mut buf = Vec::with_capacity(CHUNK);
+    let mut out = Vec::new();
+    loop {
+        let (result, back) = data.read(buf).await;
+        buf = back;
+        match result {
+            StreamResult::Complete(_) | StreamResult::Cancelled => {
+                if buf.is_empty() {
+                    continue;
+                }
+                out.clear();
+                sealer.seal(&buf, &mut out).map_err(record_error)?;
+                buf.clear();
+                out = write(&mut outgoing, out).await?;
+            }
+            StreamResult::Dropped => {
+                out.clear();
+                sealer.seal_close(&mut out).map_err(record_error)?;
+                write(&mut outgoing, out).await?;
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Writes all of `bytes` for the peer and gives the buffer back.
+async fn write(outgoing: &mut StreamWriter<u8>, bytes: Vec<u8>) -> Result<Vec<u8>, Error> {
+    if bytes.is_empty() {
+        return Ok(bytes);
+    }
+    let rest = outgoing.write_all(bytes).await;
+    if rest.is_empty() {
+        Ok(rest)
+    } else {
+        Err(errors::other(
+            "the transport stopped taking the bytes for the peer".into(),
+        ))
+    }
+}
+
+/// The contract's error for a record layer failure.
+fn record_error(e: RecordError) -> Error {
+    match e {
+        RecordError::Corrupted => Error::Corrupted,
+        RecordError::Truncated => Error::Truncated,
+        other => errors::other(other.to_string()),
+    }
+}
