@@ -80,23 +80,7 @@ fn code_text(code: ErrorCode) -> &'static str {
     }
 }
 
-/// Renders an error as one line (`pp_error`), in the protocol core's
-/// wording, which the host library's messages share.
-pub fn error_message(e: &Error) -> String {
-    use spoke_protocol::flow_error::FlowError as Core;
-    match e {
-        Error::ConnectionRefused => Core::ConnectionRefused,
-        Error::ConnectionReset => Core::ConnectionReset,
-        Error::TimedOut => Core::TimedOut,
-        Error::NameUnresolvable(name) => Core::NameUnresolvable(name),
-        Error::PermissionDenied(m) => Core::PermissionDenied(m),
-        Error::Corrupted => Core::Corrupted,
-        Error::Truncated => Core::Truncated,
-        Error::InvalidState(m) => Core::InvalidState(m),
-        Error::Other(m) => Core::Other(m),
-    }
-    .to_string()
-}
+pub use super::contract::error_message;
 
 /// Renders a write error as one line (`pp_write_error`), in the protocol
 /// core's wording.
@@ -141,23 +125,9 @@ mod tests {
     }
 
     #[test]
-    fn messages_are_single_lines() {
-        let all = [
-            Error::ConnectionRefused,
-            Error::ConnectionReset,
-            Error::TimedOut,
-            Error::NameUnresolvable("h".into()),
-            Error::PermissionDenied("p".into()),
-            Error::Corrupted,
-            Error::Truncated,
-            Error::InvalidState("s".into()),
-            Error::Other("o".into()),
-        ];
-        for e in all {
-            let line = error_message(&e);
-            assert!(!line.is_empty() && !line.contains('\n'), "{line:?}");
-        }
-        assert_eq!(error_message(&Error::Corrupted), "Communication corrupted");
+    fn a_closed_write_reads_as_the_contract_words_it() {
         assert_eq!(write_error_message(&WriteError::Closed), "Flow closed");
+        let e = WriteError::Error(Error::Corrupted);
+        assert_eq!(write_error_message(&e), "Communication corrupted");
     }
 }

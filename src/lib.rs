@@ -42,6 +42,7 @@ pub(crate) const CHUNK: usize = 256 * 1024;
 mod address;
 mod combinators;
 mod connect;
+mod contract;
 mod ends;
 mod engine;
 mod errors;
@@ -69,6 +70,14 @@ use wasip2::io::streams::{InputStream, OutputStream};
 use wasip2::sockets::network::IpSocketAddress;
 
 use flow::FlowResource;
+
+/// The generated types `contract.rs` converts, under the names it uses.
+mod wit {
+    pub use super::bindings::exports::spoke::flow::spoke::{
+        Cipher, Config, HandshakeError, IterationCountRefused, VersionMismatch,
+    };
+    pub use super::bindings::exports::spoke::flow::types::Error;
+}
 
 /// The component: every export of the `spoke:flow/component` world.
 struct Component;
@@ -182,7 +191,7 @@ impl tcp_api::GuestListener for ListenerResource {
 
 impl spoke_api::Guest for Component {
     fn default_config() -> Config {
-        secure::default_config()
+        contract::default_config()
     }
 
     fn client(
@@ -204,7 +213,7 @@ impl spoke_api::Guest for Component {
     }
 
     fn handshake_error_message(e: HandshakeError) -> String {
-        secure::handshake_error_message(&e)
+        contract::handshake_error_message(&e)
     }
 
     fn ciphers(f: FlowBorrow<'_>) -> Option<(Cipher, Cipher)> {

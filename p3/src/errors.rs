@@ -1,10 +1,9 @@
 //! Turning `wasi:sockets@0.3.0` error codes into the WIT `error` cases, and
-//! rendering any of them as one log line (the `pp_error` role).
+//! and the errors of calls made out of turn.
 //!
-//! Owns: the mapping from error codes to the contract's variants. The
-//! wording of each case is the protocol core's (`flow_error`), which the
-//! WASI 0.2 component and the host library share. Never performs I/O,
-//! panics, or puts secrets in a message.
+//! Owns: the mapping from error codes to the contract's variants (their
+//! wording is in `contract.rs`, shared with the WASI 0.2 component). Never
+//! performs I/O, panics, or puts secrets in a message.
 
 use super::bindings::exports::spoke::flow::types::Error;
 use super::bindings::wasi::sockets::ip_name_lookup::ErrorCode as LookupCode;
@@ -74,24 +73,6 @@ fn code_text(code: &ErrorCode) -> String {
 /// The error for a direction asked for a second time, or before it exists.
 pub fn invalid_state(why: &str) -> Error {
     Error::InvalidState(why.into())
-}
-
-/// Renders an error as one line (`pp_error`), in the protocol core's
-/// wording, which the host library's messages share.
-pub fn error_message(e: &Error) -> String {
-    use spoke_protocol::flow_error::FlowError as Core;
-    match e {
-        Error::ConnectionRefused => Core::ConnectionRefused,
-        Error::ConnectionReset => Core::ConnectionReset,
-        Error::TimedOut => Core::TimedOut,
-        Error::NameUnresolvable(name) => Core::NameUnresolvable(name),
-        Error::PermissionDenied(m) => Core::PermissionDenied(m),
-        Error::Corrupted => Core::Corrupted,
-        Error::Truncated => Core::Truncated,
-        Error::InvalidState(m) => Core::InvalidState(m),
-        Error::Other(m) => Core::Other(m),
-    }
-    .to_string()
 }
 
 /// Any other failure, already worded.

@@ -30,7 +30,8 @@ mod bindings {
 /// calls across the component boundary and several records opened per read.
 const CHUNK: usize = 256 * 1024;
 
-mod config;
+#[path = "../../src/contract.rs"]
+mod contract;
 mod errors;
 mod session;
 mod tcp;
@@ -39,6 +40,15 @@ use bindings::exports::spoke::flow::spoke::{self as spoke_api, Config, Handshake
 use bindings::exports::spoke::flow::tcp as tcp_api;
 use bindings::exports::spoke::flow::types::{self, Error};
 use bindings::wasi::sockets::types::IpSocketAddress;
+
+/// The generated types `contract.rs` (shared with the WASI 0.2 component)
+/// converts, under the names it uses.
+mod wit {
+    pub use super::bindings::exports::spoke::flow::spoke::{
+        Cipher, Config, HandshakeError, IterationCountRefused, VersionMismatch,
+    };
+    pub use super::bindings::exports::spoke::flow::types::Error;
+}
 
 /// The component: every export of the `spoke:flow/component@0.2.0` world.
 struct Component;
@@ -52,7 +62,7 @@ mod export {
 
 impl types::Guest for Component {
     fn error_message(e: Error) -> String {
-        errors::error_message(&e)
+        contract::error_message(&e)
     }
 }
 
@@ -75,10 +85,10 @@ impl spoke_api::Guest for Component {
     type Session = session::Session;
 
     fn default_config() -> Config {
-        config::default_config()
+        contract::default_config()
     }
 
     fn handshake_error_message(e: HandshakeError) -> String {
-        config::handshake_error_message(&e)
+        contract::handshake_error_message(&e)
     }
 }

@@ -20,8 +20,9 @@ use super::bindings::exports::spoke::flow::spoke::{
 };
 use super::bindings::exports::spoke::flow::types::Error;
 use super::bindings::{wit_future, wit_stream};
+use super::contract::{config, handshake_error, to_wit};
 use super::tcp::{Ending, cut_off, failed};
-use super::{CHUNK, config, errors};
+use super::{CHUNK, errors};
 use spoke_protocol::{
     ClientHandshake, Handshake, Identities, Opened, Opener, RecordError, Role, Sealer,
     ServerHandshake, Step,
@@ -70,18 +71,18 @@ impl Session {
         cfg: WitConfig,
     ) -> (SessionHandle, StreamReader<u8>) {
         let password = Zeroizing::new(password);
-        let machine = config::config(&cfg).and_then(|cfg| {
+        let machine = config(&cfg).and_then(|cfg| {
             let ids = Identities {
                 client: ids.client.into_bytes(),
                 server: ids.server.into_bytes(),
             };
             let machine: Box<dyn Handshake> = match role {
-                Role::Client => Box::new(
-                    ClientHandshake::new(&cfg, ids, &password).map_err(config::handshake_error)?,
-                ),
-                Role::Server => Box::new(
-                    ServerHandshake::new(&cfg, ids, &password).map_err(config::handshake_error)?,
-                ),
+                Role::Client => {
+                    Box::new(ClientHandshake::new(&cfg, ids, &password).map_err(handshake_error)?)
+                }
+                Role::Server => {
+                    Box::new(ServerHandshake::new(&cfg, ids, &password).map_err(handshake_error)?)
+                }
             };
             Ok(machine)
         });
@@ -157,7 +158,7 @@ impl GuestSession for Session {
         };
         match outcome {
             Ok(session) => {
-                let established = config::established(&session);
+                let established = established(&session);
                 let (sealer, opener) = session.into_parts();
                 *self.stage.borrow_mut() = Stage::Established {
                     established,
@@ -224,6 +225,16 @@ impl Session {
     }
 }
 
+/// What a session agreed on, for `handshake`'s answer.
+fn established(session: &spoke_protocol::Session) -> Established {
+    let (server_to_client, client_to_server) = session.ciphers();
+    Established {
+        version: session.version().wire(),
+        server_to_client: to_wit(server_to_client),
+        client_to_server: to_wit(client_to_server),
+    }
+}
+
 /// Feeds the machine from `incoming` and writes what it asks to
 /// `outgoing`, until it is done.
 async fn drive(
@@ -246,10 +257,10 @@ async fn drive(
                     buf.clear();
                 }
                 Ok(None) => machine.feed_eof(),
-                Err(e) => return Err(WitHandshakeError::Transport(e)),
+                Err(e) => return Err(WitHandshakeError::Flow(e)),
             },
             Step::Done(session) => return Ok(session),
-            Step::Failed(e) => return Err(config::handshake_error(e)),
+            Step::Failed(e) => return Err(handshake_error(e)),
         }
     }
 }

@@ -15,15 +15,15 @@ use wasip2::sockets::network::IpSocketAddress;
 
 use super::bindings::exports::spoke::flow::spoke::Cipher as WitCipher;
 use super::bindings::exports::spoke::flow::types::{Error, ShutdownMode, WriteError};
+use super::contract::to_wit;
 use super::layer::{Conn, Layer, ReadSide, WriteSide};
 use super::tcp::ready_now;
-use handshake::to_wit;
 use spoke_protocol::{Cipher, Opener, RecordError, Sealer};
 
 mod handshake;
 mod reads;
 
-pub use handshake::{default_config, handshake, handshake_error_message};
+pub use handshake::handshake;
 
 /// An encrypted flow over another flow.
 pub struct SecureFlow {
