@@ -10,14 +10,15 @@
 //! of the result, and the application's `wasi:cli/run` is its export. The
 //! result is validated with `wasmparser` before anything uses it.
 //!
-//! The applications for WASI 0.3 (`p3-cat`) import
+//! The applications for WASI 0.3 (`p3-cat`, `p3-pair`) import
 //! `spoke:flow@0.2.0`, export `wasi:cli/run@0.3.0`, and are composed the
 //! same way with the Spoke component for WASI 0.3
 //! (`DEP_SPOKE_COMPONENT_WASM_P3`).
 //!
-//! Outputs: `SPOKE_CAT_WASM` / `ECHO_SERVER_WASM` / `P3_CAT_WASM`
-//! (composed) and `SPOKE_CAT_APP_WASM` / `ECHO_SERVER_APP_WASM` /
-//! `P3_CAT_APP_WASM` (the applications alone), as paths in `OUT_DIR`; the composed files are also
+//! Outputs: `SPOKE_CAT_WASM` / `ECHO_SERVER_WASM` / `P3_CAT_WASM` /
+//! `P3_PAIR_WASM` (composed) and `SPOKE_CAT_APP_WASM` /
+//! `ECHO_SERVER_APP_WASM` / `P3_CAT_APP_WASM` / `P3_PAIR_APP_WASM` (the
+//! applications alone), as paths in `OUT_DIR`; the composed files are also
 //! copied to `target/examples/` for people who want to run them by hand.
 
 #[path = "../host/wasm_build.rs"]
@@ -39,10 +40,11 @@ enum Flavour {
 
 /// (file stem, environment variable prefix, the Spoke component it is
 /// composed with)
-const APPS: [(&str, &str, Flavour); 3] = [
+const APPS: [(&str, &str, Flavour); 4] = [
     ("spoke_cat", "SPOKE_CAT", Flavour::P2),
     ("echo_server", "ECHO_SERVER", Flavour::P2),
     ("p3_cat", "P3_CAT", Flavour::P3),
+    ("p3_pair", "P3_PAIR", Flavour::P3),
 ];
 
 fn main() {
@@ -62,6 +64,7 @@ fn main() {
         "echo-server",
         "spoke-app-p3",
         "p3-cat",
+        "p3-pair",
     ] {
         println!("cargo:rerun-if-changed={}", apps.join(watched).display());
     }
