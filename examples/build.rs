@@ -10,10 +10,16 @@
 //! of the result, and the application's `wasi:cli/run` is its export. The
 //! result is validated with `wasmparser` before anything uses it.
 //!
-//! Outputs: `SPOKE_CAT_WASM` / `ECHO_SERVER_WASM` (composed) and
-//! `SPOKE_CAT_APP_WASM` / `ECHO_SERVER_APP_WASM` (the applications alone),
-//! as paths in `OUT_DIR`; the composed files are also copied to
-//! `target/examples/` for people who want to run them by hand.
+//! The applications for WASI 0.3 (`p3-cat`, `p3-pair`) import
+//! `spoke:flow@0.2.0`, export `wasi:cli/run@0.3.0`, and are composed the
+//! same way with the Spoke component for WASI 0.3
+//! (`DEP_SPOKE_COMPONENT_WASM_P3`).
+//!
+//! Outputs: `SPOKE_CAT_WASM` / `ECHO_SERVER_WASM` / `P3_CAT_WASM` /
+//! `P3_PAIR_WASM` (composed) and `SPOKE_CAT_APP_WASM` /
+//! `ECHO_SERVER_APP_WASM` / `P3_CAT_APP_WASM` / `P3_PAIR_APP_WASM` (the
+//! applications alone), as paths in `OUT_DIR`; the composed files are also
+//! copied to `target/examples/` for people who want to run them by hand.
 
 #[path = "../host/wasm_build.rs"]
 mod wasm_build;
@@ -23,10 +29,22 @@ use std::path::{Path, PathBuf};
 
 use wasm_build::TARGET;
 
-/// (crate name, file stem, environment variable prefix)
-const APPS: [(&str, &str, &str); 2] = [
-    ("spoke-cat", "spoke_cat", "SPOKE_CAT"),
-    ("echo-server", "echo_server", "ECHO_SERVER"),
+/// Which Spoke component an application is composed with.
+#[derive(Clone, Copy)]
+enum Flavour {
+    /// `spoke:flow@0.1.0`, for WASI 0.2.
+    P2,
+    /// `spoke:flow@0.2.0`, for WASI 0.3.
+    P3,
+}
+
+/// (file stem, environment variable prefix, the Spoke component it is
+/// composed with)
+const APPS: [(&str, &str, Flavour); 4] = [
+    ("spoke_cat", "SPOKE_CAT", Flavour::P2),
+    ("echo_server", "ECHO_SERVER", Flavour::P2),
+    ("p3_cat", "P3_CAT", Flavour::P3),
+    ("p3_pair", "P3_PAIR", Flavour::P3),
 ];
 
 fn main() {
@@ -44,6 +62,9 @@ fn main() {
         "spoke-app",
         "spoke-cat",
         "echo-server",
+        "spoke-app-p3",
+        "p3-cat",
+        "p3-pair",
     ] {
         println!("cargo:rerun-if-changed={}", apps.join(watched).display());
     }
@@ -53,12 +74,15 @@ fn main() {
         root.join(".cargo/config.toml").display()
     );
 
-    let spoke_path = PathBuf::from(
-        env::var_os("DEP_SPOKE_COMPONENT_WASM")
-            .expect("spoke-host's build script gives the component's path"),
-    );
-    println!("cargo:rerun-if-changed={}", spoke_path.display());
-    let spoke = read(&spoke_path);
+    let spoke_component = |var: &str| {
+        let path = PathBuf::from(
+            env::var_os(var).expect("spoke-host's build script gives the components' paths"),
+        );
+        println!("cargo:rerun-if-changed={}", path.display());
+        read(&path)
+    };
+    let spoke_p2 = spoke_component("DEP_SPOKE_COMPONENT_WASM");
+    let spoke_p3 = spoke_component("DEP_SPOKE_COMPONENT_WASM_P3");
 
     let target_root = wasm_build::target_root(&root);
     let target_dir = target_root.join("guest");
@@ -72,7 +96,11 @@ fn main() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let shared = target_root.join("examples");
     let _ = std::fs::create_dir_all(&shared);
-    for (_, stem, var) in APPS {
+    for (stem, var, flavour) in APPS {
+        let spoke = match flavour {
+            Flavour::P2 => &spoke_p2,
+            Flavour::P3 => &spoke_p3,
+        };
         let app_path = target_dir
             .join(TARGET)
             .join("release")
@@ -80,7 +108,7 @@ fn main() {
         let app = read(&app_path);
         validate(&app)
             .unwrap_or_else(|e| panic!("{} is not a valid component: {e}", app_path.display()));
-        let composed = compose(&spoke, &app)
+        let composed = compose(spoke, &app)
             .unwrap_or_else(|e| panic!("composing {stem} with the Spoke component: {e:#}"));
         validate(&composed)
             .unwrap_or_else(|e| panic!("the composition of {stem} is not a valid component: {e}"));

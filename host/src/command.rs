@@ -2,6 +2,14 @@
 //! an application composed with the Spoke component, under a
 //! [`NetworkPolicy`].
 //!
+//! A command exports `wasi:cli/run@0.2` (a synchronous `run`) or
+//! `wasi:cli/run@0.3.0` (an `async` one, as an application for WASI 0.3
+//! composed with the Spoke component for WASI 0.3 does: a synchronous export
+//! may not wait for streams and futures). The 0.3 `run` is called inside
+//! the store's event loop (`run_concurrent`). Both kinds see the same
+//! arguments, environment and standard streams, through WASI 0.2's and
+//! 0.3's interfaces alike.
+//!
 //! This module owns the command's WASI context (its arguments, environment
 //! and standard streams) and turning `wasi:cli/exit` and traps into an exit
 //! code. The engine, the deny-by-default socket checks and the [`Limits`]
@@ -12,7 +20,6 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use wasmtime::error::Context as _;
-use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 use crate::limits::Limits;
@@ -25,7 +32,15 @@ use crate::writer::WriterStream;
 /// gets a fresh instance). Cloning is cheap; it is `Send + Sync`.
 #[derive(Clone)]
 pub struct CommandComponent {
-    inner: Arc<Loaded<CommandPre<State>>>,
+    inner: Arc<Loaded<Run>>,
+}
+
+/// Which `wasi:cli/run` the command exports, ready to instantiate.
+enum Run {
+    /// `wasi:cli/run@0.2`: `run` is synchronous.
+    P2(wasmtime_wasi::p2::bindings::CommandPre<State>),
+    /// `wasi:cli/run@0.3.0`: `run` is `async`, called inside the event loop.
+    P3(wasmtime_wasi::p3::bindings::CommandPre<State>),
 }
 
 impl std::fmt::Debug for CommandComponent {
@@ -141,8 +156,9 @@ impl CommandExit {
 
 impl CommandComponent {
     /// Compiles `component`, which must be a command: it exports
-    /// `wasi:cli/run` and imports nothing beyond WASI 0.2 (an application
-    /// composed with the Spoke component is one).
+    /// `wasi:cli/run` (0.2 or 0.3.0) and imports nothing beyond WASI 0.2
+    /// and 0.3 (an application composed with either Spoke component is
+    /// one).
     pub fn new(component: &[u8]) -> anyhow::Result<Self> {
         Self::with_options(component, &Options::default())
     }
@@ -157,7 +173,12 @@ impl CommandComponent {
             "command component",
             options,
             "spoke-command-epoch",
-            |pre| CommandPre::new(pre).context("the component does not export wasi:cli/run"),
+            |pre| match wasmtime_wasi::p3::bindings::CommandPre::new(pre.clone()) {
+                Ok(p3) => Ok(Run::P3(p3)),
+                Err(_) => wasmtime_wasi::p2::bindings::CommandPre::new(pre)
+                    .map(Run::P2)
+                    .context("the component does not export wasi:cli/run (0.2 or 0.3.0)"),
+            },
         )?;
         Ok(Self {
             inner: Arc::new(loaded),
@@ -191,13 +212,25 @@ impl CommandComponent {
         builder.stdout(stdout.clone()).stderr(stderr.clone());
         let mut store = self.inner.store(builder, &policy, &denial, &limits);
 
-        let command = self
-            .inner
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .context("instantiating the command")?;
-        let result = command.wasi_cli_run().call_run(&mut store).await;
+        let result = match &self.inner.pre {
+            Run::P2(pre) => {
+                let command = pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .context("instantiating the command")?;
+                command.wasi_cli_run().call_run(&mut store).await
+            }
+            Run::P3(pre) => {
+                let command = pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .context("instantiating the command")?;
+                store
+                    .run_concurrent(async |store| command.wasi_cli_run().call_run(store).await)
+                    .await
+                    .and_then(|run| run)
+            }
+        };
         // What the command wrote and the writers have not taken yet.
         // Output that cannot be written is the command's loss, not a
         // failure of the run, as for a native process.

@@ -1,0 +1,125 @@
+//! The `--secure`, `--identity` and `--compat` options (as the WASI 0.2
+//! applications have them), and starting a spoke session over a transport
+//! with what they ask for.
+//!
+//! The password comes from an environment variable named on the command
+//! line (a component has no terminal to prompt on). It is wiped from memory
+//! once the session has it, and never printed.
+
+use zeroize::Zeroizing;
+
+use crate::bindings::spoke::flow::spoke::{self, Identities, Session};
+use crate::{Ending, StreamReader, io};
+
+/// How to secure a connection, from the command line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Secure {
+    /// The environment variable that holds the password; `None` for a
+    /// plain connection.
+    pub password_env: Option<String>,
+    /// Client and server identities (default `spoke-client`,
+    /// `spoke-server`, as the `spoke` command).
+    pub identity: (String, String),
+    /// Speak version 1, the OCaml library's format.
+    pub compat: bool,
+}
+
+/// Which end of the handshake to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The connecting side.
+    Client,
+    /// The accepting side.
+    Server,
+}
+
+impl Secure {
+    /// Plain connections, default identities.
+    pub fn new() -> Self {
+        Self {
+            identity: ("spoke-client".into(), "spoke-server".into()),
+            ..Self::default()
+        }
+    }
+
+    /// Takes `arg` (and its value from `rest`) if it is one of these
+    /// options; `Ok(false)` if it is not.
+    pub fn parse(
+        &mut self,
+        arg: &str,
+        rest: &mut impl Iterator<Item = String>,
+    ) -> Result<bool, String> {
+        match arg {
+            "--secure" => {
+                self.password_env = Some(
+                    rest.next()
+                        .ok_or("--secure takes the name of an environment variable")?,
+                );
+            }
+            "--identity" => {
+                let pair = rest.next().ok_or("--identity takes CLIENT,SERVER")?;
+                match pair.split_once(',') {
+                    Some((c, s)) if !c.is_empty() && !s.is_empty() && !s.contains(',') => {
+                        self.identity = (c.to_string(), s.to_string());
+                    }
+                    _ => {
+                        return Err(format!(
+                            "--identity takes CLIENT,SERVER (two names and one comma), not {pair:?}"
+                        ));
+                    }
+                }
+            }
+            "--compat" => self.compat = true,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Whether connections are to be secured.
+    pub fn enabled(&self) -> bool {
+        self.password_env.is_some()
+    }
+
+    /// The password from the environment variable `--secure` named.
+    pub fn password(&self) -> Result<Zeroizing<Vec<u8>>, String> {
+        let var = self
+            .password_env
+            .as_deref()
+            .ok_or("no --secure was given")?;
+        io::env_var(var)
+            .map(|p| Zeroizing::new(p.into_bytes()))
+            .ok_or(format!(
+                "--secure: the environment variable {var} is not set"
+            ))
+    }
+
+    /// The identities both ends bind into the handshake.
+    pub fn identities(&self) -> Identities {
+        Identities {
+            client: self.identity.0.clone(),
+            server: self.identity.1.clone(),
+        }
+    }
+
+    /// Starts a session as `role` over a transport whose bytes from the
+    /// peer are `incoming` (ending as `incoming_end` says); returns it and
+    /// the stream for the peer, which the caller hands to the transport
+    /// before it awaits the handshake.
+    pub fn session(
+        &self,
+        role: Role,
+        incoming: StreamReader<u8>,
+        incoming_end: Option<Ending>,
+    ) -> Result<(Session, StreamReader<u8>), String> {
+        let password = self.password()?;
+        let mut cfg = spoke::default_config();
+        if self.compat {
+            cfg.version = 1;
+        }
+        let ids = self.identities();
+        Ok(match role {
+            Role::Client => Session::client(incoming, incoming_end, &ids, &password, cfg),
+            Role::Server => Session::server(incoming, incoming_end, &ids, &password, cfg),
+        })
+    }
+}
