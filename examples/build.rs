@@ -24,9 +24,13 @@
 #[path = "../host/wasm_build.rs"]
 mod wasm_build;
 
+#[path = "compose.rs"]
+mod compose;
+
 use std::env;
 use std::path::{Path, PathBuf};
 
+use compose::{compose, validate};
 use wasm_build::TARGET;
 
 /// Which Spoke component an application is composed with.
@@ -125,30 +129,6 @@ fn main() {
         println!("cargo:rustc-env={var}_WASM={}", composed_out.display());
         println!("cargo:rustc-env={var}_APP_WASM={}", app_out.display());
     }
-}
-
-/// Plugs the Spoke component's exports into the application's imports and
-/// exports the application's exports (`wasi:cli/run`).
-fn compose(spoke: &[u8], app: &[u8]) -> anyhow::Result<Vec<u8>> {
-    use wac_graph::types::Package;
-    use wac_graph::{CompositionGraph, EncodeOptions};
-
-    let mut graph = CompositionGraph::new();
-    let spoke = Package::from_bytes("spoke:flow", None, spoke.to_vec(), graph.types_mut())?;
-    let spoke = graph.register_package(spoke)?;
-    let app = Package::from_bytes("spoke:app", None, app.to_vec(), graph.types_mut())?;
-    let app = graph.register_package(app)?;
-    wac_graph::plug(&mut graph, vec![spoke], app)?;
-    Ok(graph.encode(EncodeOptions::default())?)
-}
-
-/// Validates a component with every feature wasmtime enables by default.
-fn validate(bytes: &[u8]) -> Result<(), String> {
-    let mut validator = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
-    validator
-        .validate_all(bytes)
-        .map(drop)
-        .map_err(|e| e.to_string())
 }
 
 fn read(path: &Path) -> Vec<u8> {
