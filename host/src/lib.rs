@@ -91,6 +91,7 @@ mod error;
 mod handle;
 mod instance;
 mod limits;
+pub mod p3;
 mod policy;
 mod reader;
 mod runtime;
@@ -105,6 +106,7 @@ pub use error::{CopyError, FlowError, HandshakeError, WriteError};
 pub use handle::{Flow, Listener};
 pub use instance::{Direction, Instance};
 pub use limits::{EPOCH_TICK, Limits};
+pub use p3::SpokeP3;
 pub use policy::{LOOPBACK, NetworkPolicy};
 pub use runtime::{COMPONENT, COMPONENT_P3, Options, Spoke};
 /// A side of a Spoke handshake (the protocol core's).
