@@ -35,6 +35,7 @@ mod contract;
 mod errors;
 mod session;
 mod tcp;
+mod transport;
 
 use bindings::exports::spoke::flow::spoke::{self as spoke_api, Config, HandshakeError};
 use bindings::exports::spoke::flow::tcp as tcp_api;

@@ -73,7 +73,7 @@ impl From<ws::HandshakeError> for HandshakeError {
                 maximum: r.maximum,
             },
             H::InvalidConfig(m) => Self::InvalidConfig(m),
-            H::Transport(e) => Self::Flow(e.into()),
+            H::Flow(e) => Self::Flow(e.into()),
             H::Closed => Self::Closed,
         }
     }
@@ -95,7 +95,7 @@ pub(crate) fn handshake_error_to_wit(e: &HandshakeError) -> Option<ws::Handshake
             H::IterationCountRefused(ws::IterationCountRefused { requested, maximum })
         }
         HandshakeError::InvalidConfig(m) => H::InvalidConfig(m),
-        HandshakeError::Flow(e) => H::Transport(flow_error_to_wit(&e)?),
+        HandshakeError::Flow(e) => H::Flow(flow_error_to_wit(&e)?),
         HandshakeError::Closed => H::Closed,
     })
 }

@@ -57,9 +57,6 @@ struct State {
     outcome: Option<Result<(), FlowError>>,
     /// The consuming end is gone.
     abandoned: bool,
-    /// The error of the transport beneath a session's direction, which
-    /// explains a failure of the direction better than its own error.
-    transport: Option<FlowError>,
     /// The consuming end waits for bytes, the end or the outcome.
     taker: Option<Waker>,
     /// The producing end waits for room, the outcome, or the consuming end.
@@ -281,7 +278,7 @@ impl Writer {
     /// still take bytes or may yet say why it cannot.
     fn stopped(st: &State) -> Option<io::Error> {
         match &st.outcome {
-            Some(Err(e)) => Some(io_error(st.transport.as_ref().unwrap_or(e))),
+            Some(Err(e)) => Some(io_error(e)),
             Some(Ok(())) if st.abandoned => Some(closed()),
             _ => None,
         }
@@ -336,7 +333,7 @@ impl AsyncWrite for Writer {
         }
         match &st.outcome {
             Some(Ok(())) => Poll::Ready(Ok(())),
-            Some(Err(e)) => Poll::Ready(Err(io_error(st.transport.as_ref().unwrap_or(e)))),
+            Some(Err(e)) => Poll::Ready(Err(io_error(e))),
             None => {
                 st.putter = Some(cx.waker().clone());
                 Poll::Pending
@@ -451,30 +448,8 @@ impl Drop for Drain {
 }
 
 /// Takes the value of a direction's `future<result<_, error>>` into the
-/// pipe: as its outcome, or (for the transport beneath a session) as the
-/// error that explains the direction's failure.
-pub(crate) struct Outcome {
-    pipe: Pipe,
-    transport: bool,
-}
-
-impl Outcome {
-    /// The outcome of `pipe`'s direction.
-    pub(crate) fn of(pipe: Pipe) -> Self {
-        Self {
-            pipe,
-            transport: false,
-        }
-    }
-
-    /// The outcome of the transport beneath `pipe`'s direction.
-    pub(crate) fn transport(pipe: Pipe) -> Self {
-        Self {
-            pipe,
-            transport: true,
-        }
-    }
-}
+/// pipe as its outcome.
+pub(crate) struct Outcome(pub(crate) Pipe);
 
 impl<D> FutureConsumer<D> for Outcome {
     type Item = Result<(), WitError>;
@@ -488,14 +463,8 @@ impl<D> FutureConsumer<D> for Outcome {
     ) -> Poll<wasmtime::Result<()>> {
         let mut value = None;
         source.read(store.as_context_mut(), &mut value)?;
-        match (value, self.transport) {
-            (Some(outcome), false) => self.pipe.set_outcome(outcome.map_err(FlowError::from)),
-            (Some(Err(e)), true) => {
-                let mut st = self.pipe.lock();
-                st.transport = Some(e.into());
-                st.wake_putter();
-            }
-            _ => {}
+        if let Some(outcome) = value {
+            self.0.set_outcome(outcome.map_err(FlowError::from));
         }
         Poll::Ready(Ok(()))
     }
@@ -504,10 +473,8 @@ impl<D> FutureConsumer<D> for Outcome {
 impl Drop for Outcome {
     fn drop(&mut self) {
         // Only if the future ended without a value (the instance is going).
-        if !self.transport {
-            self.pipe.set_outcome(Err(FlowError::Other(
-                "the direction ended without saying how".into(),
-            )));
-        }
+        self.0.set_outcome(Err(FlowError::Other(
+            "the direction ended without saying how".into(),
+        )));
     }
 }

@@ -142,7 +142,7 @@ fn take_in(
     accessor.with(|mut access| {
         bytes.pipe(&mut access, Feed(pipe.clone()))?;
         if let Some(end) = end {
-            end.pipe(&mut access, Outcome::of(pipe.clone()))?;
+            end.pipe(&mut access, Outcome(pipe.clone()))?;
         }
         Ok(())
     })
@@ -159,7 +159,7 @@ fn take_outcome(
     end: FutureReader<Result<(), WitError>>,
     pipe: &Pipe,
 ) -> wasmtime::Result<()> {
-    accessor.with(|mut access| end.pipe(&mut access, Outcome::of(pipe.clone())))
+    accessor.with(|mut access| end.pipe(&mut access, Outcome(pipe.clone())))
 }
 
 /// Wires a plain TCP connection's directions to `pipes` and releases the
@@ -217,8 +217,9 @@ impl SessionArgs {
     }
 }
 
-/// Runs the spoke layer over a TCP connection: its bytes go from the socket
-/// to the session and back without leaving the instance.
+/// Runs the spoke layer over a TCP connection of the instance, which the
+/// session takes whole: its records go between the socket and the session
+/// without leaving the instance.
 pub(crate) async fn secure_tcp(
     accessor: &Accessor<State>,
     component: &Component,
@@ -226,15 +227,23 @@ pub(crate) async fn secure_tcp(
     args: SessionArgs,
     pipes: &Pipes,
 ) -> wasmtime::Result<Result<Established, HandshakeError>> {
-    let tcp = component.spoke_flow_tcp().connection();
-    let (bytes, end) = tcp.call_receive(accessor, connection).await?;
-    let (session, for_peer) = args.start(accessor, component, bytes, Some(end)).await?;
-    let sent = tcp.call_send(accessor, connection, for_peer).await?;
-    // The transport's own outcome explains a failed send better than the
-    // session's "the transport stopped taking the bytes".
-    accessor
-        .with(|mut access| sent.pipe(&mut access, Outcome::transport(pipes.outgoing.clone())))?;
-    connection.resource_drop_concurrent(accessor).await?;
+    let api = component.spoke_flow_spoke().session();
+    let SessionArgs {
+        role,
+        ids,
+        password,
+        config,
+    } = args;
+    let session = match role {
+        Role::Client => {
+            api.call_client_over_tcp(accessor, connection, ids, password, config)
+                .await?
+        }
+        Role::Server => {
+            api.call_server_over_tcp(accessor, connection, ids, password, config)
+                .await?
+        }
+    };
     establish(accessor, component, session, pipes).await
 }
 
