@@ -32,6 +32,7 @@ const CHUNK: usize = 256 * 1024;
 
 #[path = "../../src/contract.rs"]
 mod contract;
+mod directions;
 mod errors;
 mod session;
 mod tcp;

@@ -246,6 +246,16 @@ impl Link {
 }
 
 impl WeakLink {
+    /// The error of a call the instance can no longer answer.
+    pub(crate) fn gone(&self) -> FlowError {
+        FlowError::Trap(
+            match self.shared.failure.lock().ok().and_then(|f| f.clone()) {
+                Some(why) => format!("the instance is unusable: {why}"),
+                None => "the instance is unusable: it stopped".into(),
+            },
+        )
+    }
+
     /// A link that keeps the instance alive, unless every handle is gone.
     pub(crate) fn upgrade(&self) -> Option<Link> {
         Some(Link {

@@ -76,6 +76,8 @@
 
 mod actor;
 mod bindings;
+mod connection;
+mod halves;
 mod instance;
 mod pipe;
 mod stream;
@@ -85,8 +87,9 @@ use std::sync::Arc;
 use wasmtime::error::Context as _;
 use wasmtime_wasi::WasiCtxBuilder;
 
-pub use instance::{Connection, Instance, Listener};
-pub use pipe::{Reader, Writer};
+pub use connection::{Connection, Listener};
+pub use halves::{Reader, Writer};
+pub use instance::Instance;
 pub use stream::{Established, Stream};
 
 use crate::limits::Limits;

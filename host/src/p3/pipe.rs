@@ -2,11 +2,11 @@
 //! code: a bounded buffer with a store-side end and a host-side end.
 //!
 //! - Guest to host: the guest's `stream<u8>` is piped into [`Feed`] (a
-//!   wasmtime `StreamConsumer`), and the host reads with [`Reader`] (a tokio
-//!   `AsyncRead`).
-//! - Host to guest: the host writes with [`Writer`] (a tokio `AsyncWrite`),
-//!   and [`Drain`] (a wasmtime `StreamProducer`) gives the bytes to the
-//!   stream the guest reads.
+//!   wasmtime `StreamConsumer`), and the host reads with a `Reader` (a
+//!   tokio `AsyncRead`, `halves.rs`).
+//! - Host to guest: the host writes with a `Writer` (a tokio
+//!   `AsyncWrite`), and [`Drain`] (a wasmtime `StreamProducer`) gives the
+//!   bytes to the stream the guest reads.
 //!
 //! A direction's `future<result<_, error>>` is piped into [`Outcome`], which
 //! records how it ended: a reader reports end-of-stream only once both the
@@ -26,13 +26,12 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::ReadBuf;
 use wasmtime::component::{
     Destination, FutureConsumer, Source, StreamConsumer, StreamProducer, StreamResult,
 };
 use wasmtime::{AsContextMut, StoreContextMut};
 
-use super::actor::Link;
 use super::bindings::exports::spoke::flow::types::Error as WitError;
 use crate::error::{FlowError, WriteError};
 
@@ -73,6 +72,16 @@ impl State {
     fn wake_putter(&mut self) {
         if let Some(w) = self.putter.take() {
             w.wake();
+        }
+    }
+
+    /// The error that stops a host-to-guest direction, if any; `None` while
+    /// it can still take bytes or may yet say why it cannot.
+    fn stopped(&self) -> Option<io::Error> {
+        match &self.outcome {
+            Some(Err(e)) => Some(io_error(e)),
+            Some(Ok(())) if self.abandoned => Some(closed()),
+            _ => None,
         }
     }
 
@@ -139,20 +148,99 @@ impl Pipe {
         st.wake_putter();
     }
 
-    /// The host's reading end of a guest-to-host pipe.
-    pub(crate) fn reader(&self, link: Link) -> Reader {
-        Reader {
-            pipe: self.clone(),
-            _link: link,
+    /// The host's reading end: moves buffered bytes into `buf`; at the end,
+    /// gives end-of-stream once the direction ended well, else its error.
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let mut st = self.lock();
+        if !st.buf.is_empty() {
+            let n = st.take_into(buf.initialize_unfilled());
+            buf.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        match &st.outcome {
+            Some(Err(e)) => Poll::Ready(Err(io_error(e))),
+            Some(Ok(())) if st.finished => Poll::Ready(Ok(())),
+            _ => {
+                st.taker = Some(cx.waker().clone());
+                Poll::Pending
+            }
         }
     }
 
-    /// The host's writing end of a host-to-guest pipe.
-    pub(crate) fn writer(&self, link: Link) -> Writer {
-        Writer {
-            pipe: self.clone(),
-            _link: link,
+    /// The host's reading end is gone: the guest's next write learns it.
+    pub(crate) fn abandon(&self) {
+        let mut st = self.lock();
+        st.abandoned = true;
+        st.buf.clear();
+        st.wake_putter();
+    }
+
+    /// The host's writing end: takes what fits of `data`.
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let mut st = self.lock();
+        if st.finished {
+            return Poll::Ready(Err(closed()));
         }
+        if let Some(e) = st.stopped() {
+            return Poll::Ready(Err(e));
+        }
+        if data.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let room = CAPACITY.saturating_sub(st.buf.len());
+        if st.abandoned || room == 0 {
+            // Wait for room, or for the outcome that says why there is none.
+            st.putter = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = room.min(data.len());
+        st.buf.extend(&data[..n]);
+        st.wake_taker();
+        Poll::Ready(Ok(n))
+    }
+
+    /// Ready once the guest has taken every byte written.
+    pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut st = self.lock();
+        if st.buf.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(e) = st.stopped() {
+            return Poll::Ready(Err(e));
+        }
+        st.putter = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// Ends the direction; ready once its outcome is known.
+    pub(crate) fn poll_shutdown(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut st = self.lock();
+        if !st.finished {
+            st.finished = true;
+            st.wake_taker();
+        }
+        match &st.outcome {
+            Some(Ok(())) => Poll::Ready(Ok(())),
+            Some(Err(e)) => Poll::Ready(Err(io_error(e))),
+            None => {
+                st.putter = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    /// The host's writing end is done, without waiting for the outcome.
+    pub(crate) fn finish(&self) {
+        let mut st = self.lock();
+        st.finished = true;
+        st.wake_taker();
     }
 }
 
@@ -200,154 +288,6 @@ pub(crate) fn io_error(e: &FlowError) -> io::Error {
 /// although its future said nothing went wrong.
 fn closed() -> io::Error {
     io::Error::new(io::ErrorKind::BrokenPipe, WriteError::Closed)
-}
-
-/// Reads the bytes of one guest-to-host direction (an `AsyncRead`).
-///
-/// End-of-stream means the direction ended well (for a TCP connection the
-/// peer's FIN, for an encrypted version-2 session also its close marker);
-/// an error carries the contract's [`FlowError`] and its one-line message.
-/// Dropping the reader shuts the read side: the guest sees its stream's
-/// reader dropped at its next write.
-pub struct Reader {
-    pipe: Pipe,
-    _link: Link,
-}
-
-impl std::fmt::Debug for Reader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reader").finish_non_exhaustive()
-    }
-}
-
-impl AsyncRead for Reader {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if buf.remaining() == 0 {
-            return Poll::Ready(Ok(()));
-        }
-        let mut st = self.pipe.lock();
-        if !st.buf.is_empty() {
-            let n = st.take_into(buf.initialize_unfilled());
-            buf.advance(n);
-            return Poll::Ready(Ok(()));
-        }
-        match &st.outcome {
-            Some(Err(e)) => Poll::Ready(Err(io_error(e))),
-            Some(Ok(())) if st.finished => Poll::Ready(Ok(())),
-            _ => {
-                st.taker = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
-    }
-}
-
-impl Drop for Reader {
-    fn drop(&mut self) {
-        let mut st = self.pipe.lock();
-        st.abandoned = true;
-        st.buf.clear();
-        st.wake_putter();
-    }
-}
-
-/// Writes the bytes of one host-to-guest direction (an `AsyncWrite`).
-///
-/// `shutdown` ends the direction (a half-close: on TCP a FIN, on an
-/// encrypted version-2 session first its close marker) and returns once the
-/// guest says every byte was handed on, or with its error. Dropping the
-/// writer ends the direction too, without waiting. `flush` waits until the
-/// guest has taken every byte written.
-pub struct Writer {
-    pipe: Pipe,
-    _link: Link,
-}
-
-impl std::fmt::Debug for Writer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Writer").finish_non_exhaustive()
-    }
-}
-
-impl Writer {
-    /// The error that stops this direction, if any; `None` while it can
-    /// still take bytes or may yet say why it cannot.
-    fn stopped(st: &State) -> Option<io::Error> {
-        match &st.outcome {
-            Some(Err(e)) => Some(io_error(e)),
-            Some(Ok(())) if st.abandoned => Some(closed()),
-            _ => None,
-        }
-    }
-}
-
-impl AsyncWrite for Writer {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let mut st = self.pipe.lock();
-        if st.finished {
-            return Poll::Ready(Err(closed()));
-        }
-        if let Some(e) = Self::stopped(&st) {
-            return Poll::Ready(Err(e));
-        }
-        if data.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        let room = CAPACITY.saturating_sub(st.buf.len());
-        if st.abandoned || room == 0 {
-            // Wait for room, or for the outcome that says why there is none.
-            st.putter = Some(cx.waker().clone());
-            return Poll::Pending;
-        }
-        let n = room.min(data.len());
-        st.buf.extend(&data[..n]);
-        st.wake_taker();
-        Poll::Ready(Ok(n))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut st = self.pipe.lock();
-        if st.buf.is_empty() {
-            return Poll::Ready(Ok(()));
-        }
-        if let Some(e) = Self::stopped(&st) {
-            return Poll::Ready(Err(e));
-        }
-        st.putter = Some(cx.waker().clone());
-        Poll::Pending
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut st = self.pipe.lock();
-        if !st.finished {
-            st.finished = true;
-            st.wake_taker();
-        }
-        match &st.outcome {
-            Some(Ok(())) => Poll::Ready(Ok(())),
-            Some(Err(e)) => Poll::Ready(Err(io_error(e))),
-            None => {
-                st.putter = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
-    }
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        let mut st = self.pipe.lock();
-        st.finished = true;
-        st.wake_taker();
-    }
 }
 
 /// The store-side end of a guest-to-host pipe: takes the bytes of the

@@ -17,10 +17,12 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::oneshot;
 use wasmtime::component::{Accessor, FutureReader, ResourceAny, StreamReader};
 
+use super::actor::Link;
 use super::bindings::Component;
 use super::bindings::exports::spoke::flow::spoke as ws;
 use super::bindings::exports::spoke::flow::types::Error as WitError;
-use super::pipe::{Drain, Feed, Outcome, Pipe, Reader, Writer};
+use super::halves::{Reader, Writer};
+use super::pipe::{Drain, Feed, Outcome, Pipe};
 use crate::error::{FlowError, HandshakeError};
 use crate::runtime::State;
 use crate::{Cipher, Role};
@@ -118,17 +120,40 @@ pub(crate) struct Pipes {
 }
 
 impl Pipes {
-    pub(crate) fn new() -> Self {
-        Self {
+    /// New pipes, made `link`'s instance's (to fail if it stops).
+    pub(crate) fn new_in(link: &Link) -> Self {
+        let pipes = Self {
             incoming: Pipe::new(),
             outgoing: Pipe::new(),
-        }
+        };
+        link.register(&pipes.incoming);
+        link.register(&pipes.outgoing);
+        pipes
+    }
+
+    /// The host's stream over these pipes, keeping `link`'s instance
+    /// running.
+    pub(crate) fn stream(&self, link: &Link, established: Option<Established>) -> Stream {
+        Stream::new(
+            Reader::new(&self.incoming, link.clone()),
+            Writer::new(&self.outgoing, link.clone()),
+            established,
+        )
     }
 
     /// Fails both directions with `e` (their setup failed).
     pub(crate) fn fail(&self, e: FlowError) {
         self.incoming.fail(e.clone());
         self.outgoing.fail(e);
+    }
+}
+
+impl Clone for Pipes {
+    fn clone(&self) -> Self {
+        Self {
+            incoming: self.incoming.clone(),
+            outgoing: self.outgoing.clone(),
+        }
     }
 }
 
