@@ -53,13 +53,13 @@ macro_rules! sizes {
         mod native {
             $(#[tokio::test]
             async fn $name() {
-                super::echo_native($len).await;
+                super::within(stringify!($name), super::echo_native($len)).await;
             })*
         }
         mod between_instances {
             $(#[tokio::test]
             async fn $name() {
-                super::echo_p3($len).await;
+                super::within(stringify!($name), super::echo_p3($len)).await;
             })*
         }
     };

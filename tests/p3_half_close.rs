@@ -67,80 +67,122 @@ async fn one_ends_then_the_other_answers(first: Stream, second: Stream) {
 
 #[tokio::test]
 async fn plain_the_client_ends_first_and_the_server_still_answers() {
-    let (server, client) = pair(false).await;
-    one_ends_then_the_other_answers(client, server).await;
+    within(
+        "plain the client ends first and the server still answers",
+        async move {
+            let (server, client) = pair(false).await;
+            one_ends_then_the_other_answers(client, server).await;
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn plain_the_server_ends_first_and_the_client_still_answers() {
-    let (server, client) = pair(false).await;
-    one_ends_then_the_other_answers(server, client).await;
+    within(
+        "plain the server ends first and the client still answers",
+        async move {
+            let (server, client) = pair(false).await;
+            one_ends_then_the_other_answers(server, client).await;
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secure_the_client_ends_first_with_the_close_marker_and_the_server_still_answers() {
-    let (server, client) = pair(true).await;
-    one_ends_then_the_other_answers(client, server).await;
+    within(
+        "secure the client ends first with the close marker and the server still answers",
+        async move {
+            let (server, client) = pair(true).await;
+            one_ends_then_the_other_answers(client, server).await;
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secure_the_server_ends_first_with_the_close_marker_and_the_client_still_answers() {
-    let (server, client) = pair(true).await;
-    one_ends_then_the_other_answers(server, client).await;
+    within(
+        "secure the server ends first with the close marker and the client still answers",
+        async move {
+            let (server, client) = pair(true).await;
+            one_ends_then_the_other_answers(server, client).await;
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_native_peer_reads_the_fin_and_its_answer_comes_back() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let peer = tokio::spawn(async move {
-        let (mut sock, _) = listener.accept().await.unwrap();
-        let mut got = Vec::new();
-        sock.read_to_end(&mut got).await.unwrap(); // ends at our FIN
-        sock.write_all(b"reply after your end: ").await.unwrap();
-        sock.write_all(&got).await.unwrap();
-        sock.shutdown().await.unwrap();
-    });
-    let inst = connecting_to(addr).await;
-    let mut stream = inst.connect_address(addr).await.unwrap().into_stream();
-    stream.write_all(b"request").await.unwrap();
-    stream.shutdown().await.unwrap();
-    let mut reply = Vec::new();
-    within("the reply", stream.read_to_end(&mut reply))
-        .await
-        .unwrap();
-    assert_eq!(reply, b"reply after your end: request");
-    peer.await.unwrap();
+    within(
+        "a native peer reads the fin and its answer comes back",
+        async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let peer = tokio::spawn(async move {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                let mut got = Vec::new();
+                sock.read_to_end(&mut got).await.unwrap(); // ends at our FIN
+                sock.write_all(b"reply after your end: ").await.unwrap();
+                sock.write_all(&got).await.unwrap();
+                sock.shutdown().await.unwrap();
+            });
+            let inst = connecting_to(addr).await;
+            let mut stream = inst.connect_address(addr).await.unwrap().into_stream();
+            stream.write_all(b"request").await.unwrap();
+            stream.shutdown().await.unwrap();
+            let mut reply = Vec::new();
+            within("the reply", stream.read_to_end(&mut reply))
+                .await
+                .unwrap();
+            assert_eq!(reply, b"reply after your end: request");
+            peer.await.unwrap();
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn dropping_a_stream_closes_the_connection_for_the_peer() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let inst = connecting_to(addr).await;
-    let mut stream = inst.connect_address(addr).await.unwrap().into_stream();
-    let (mut sock, _) = listener.accept().await.unwrap();
-    stream.write_all(b"bye").await.unwrap();
-    drop(stream);
-    let mut got = Vec::new();
-    within("the peer's read", sock.read_to_end(&mut got))
-        .await
-        .unwrap();
-    assert_eq!(got, b"bye");
+    within(
+        "dropping a stream closes the connection for the peer",
+        async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let inst = connecting_to(addr).await;
+            let mut stream = inst.connect_address(addr).await.unwrap().into_stream();
+            let (mut sock, _) = listener.accept().await.unwrap();
+            stream.write_all(b"bye").await.unwrap();
+            drop(stream);
+            let mut got = Vec::new();
+            within("the peer's read", sock.read_to_end(&mut got))
+                .await
+                .unwrap();
+            assert_eq!(got, b"bye");
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn dropping_an_unused_connection_closes_it_for_the_peer() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let inst = connecting_to(addr).await;
-    let conn = inst.connect_address(addr).await.unwrap();
-    let (mut sock, _) = listener.accept().await.unwrap();
-    drop(conn);
-    let mut got = Vec::new();
-    within("the peer's read", sock.read_to_end(&mut got))
-        .await
-        .unwrap();
-    assert!(got.is_empty());
-    assert_eq!(inst.failure(), None);
+    within(
+        "dropping an unused connection closes it for the peer",
+        async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let inst = connecting_to(addr).await;
+            let conn = inst.connect_address(addr).await.unwrap();
+            let (mut sock, _) = listener.accept().await.unwrap();
+            drop(conn);
+            let mut got = Vec::new();
+            within("the peer's read", sock.read_to_end(&mut got))
+                .await
+                .unwrap();
+            assert!(got.is_empty());
+            assert_eq!(inst.failure(), None);
+        },
+    )
+    .await;
 }
