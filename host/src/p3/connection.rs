@@ -22,7 +22,7 @@ use crate::error::{FlowError, HandshakeError};
 use crate::runtime::State;
 use crate::{Role, SpokeConfig};
 
-/// A listening TCP socket of an [`Instance`]. Dropping it stops listening.
+/// A listening TCP socket of an [`Instance`](super::Instance). Dropping it stops listening.
 pub struct Listener {
     link: Link,
     resource: ResourceAny,
@@ -46,7 +46,7 @@ struct AcceptState {
     waiting: bool,
 }
 
-/// An open TCP connection of an [`Instance`], not used yet: read and write
+/// An open TCP connection of an [`Instance`](super::Instance), not used yet: read and write
 /// it plainly with [`Connection::into_stream`], or run the spoke layer over
 /// it with [`Connection::secure_client`] or [`Connection::secure_server`].
 /// Dropping it closes the connection.

@@ -1,4 +1,4 @@
-//! The Spoke component for WASI 0.3 ([`COMPONENT_P3`](crate::COMPONENT_P3),
+//! The Spoke component for WASI 0.3 ([`COMPONENT_P3`],
 //! contract `wit/p3/flow.wit`, `spoke:flow@0.2.0`) for Rust programs: TCP
 //! connections and the spoke layer as tokio byte streams.
 //!
@@ -25,7 +25,7 @@
 //! - [`SpokeP3`] is the compiled component, like [`Spoke`](crate::Spoke)
 //!   for the 0.2 one: cheap to clone, `Send + Sync`.
 //! - An [`Instance`] is one instance with its own store, network policy and
-//!   [`Limits`](crate::Limits). Its methods take `&self` and may run at the
+//!   [`Limits`]. Its methods take `&self` and may run at the
 //!   same time: [`Instance::connect`], [`Instance::listen`] (then
 //!   [`Listener::accept`]), and the spoke layer over any transport of the
 //!   host's ([`Instance::secure_client_over`],
@@ -67,7 +67,7 @@
 //!
 //! # Limits and failures
 //!
-//! The memory limit and the watchdog of [`Limits`](crate::Limits) apply as
+//! The memory limit and the watchdog of [`Limits`] apply as
 //! for the 0.2 component. A trap, a limit or a host failure stops the whole
 //! instance: every call waiting on it and every stream of it fails with
 //! [`FlowError::Trap`](crate::FlowError::Trap) (inside the `std::io::Error`
