@@ -157,7 +157,11 @@ mod tests {
             iterations: 7,
             max_iterations: 9,
         };
-        assert_eq!(v2::Config::from(ws::Config::from(c)), c);
+        let back = v2::Config::from(ws::Config::from(c));
+        assert_eq!(back.version, 1);
+        assert_eq!(back.server_to_client, v2::Cipher::Aes256Gcm);
+        assert_eq!(back.client_to_server, v2::Cipher::Aes256Ccm);
+        assert_eq!((back.iterations, back.max_iterations), (7, 9));
     }
 
     #[test]
