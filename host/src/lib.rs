@@ -18,6 +18,42 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # WASI 0.3
+//!
+//! [`SpokeP3`] runs the component for WASI 0.3 ([`COMPONENT_P3`], contract
+//! `wit/p3/flow.wit`) with the same [`NetworkPolicy`] and [`Limits`], and
+//! gives its connections as tokio byte streams: [`p3::Instance::connect`] and
+//! [`p3::Instance::listen`] give [`p3::Connection`]s, which are read and
+//! written plainly ([`p3::Connection::into_stream`]) or secured
+//! ([`p3::Connection::secure_client`], [`p3::Connection::secure_server`]);
+//! [`p3::Instance::secure_client_over`] runs the spoke layer over any
+//! `AsyncRead + AsyncWrite` of the host's, such as a `tokio::io::duplex`
+//! pair. A [`p3::Stream`] is `AsyncRead + AsyncWrite`: `shutdown` is the
+//! half-close, and errors are `std::io::Error`s carrying the [`FlowError`].
+//! Each instance runs on a task of its own, so its methods take `&self`
+//! and may run at once. See the [`p3`] module.
+//!
+//! ```no_run
+//! use spoke_host::{NetworkPolicy, SpokeP3};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! # async fn demo() -> anyhow::Result<()> {
+//! let spoke = SpokeP3::new()?;
+//! let instance = spoke.instantiate(NetworkPolicy::deny_all()).await?;
+//! // Two sessions over an in-memory pipe: no socket at all.
+//! let (a, b) = tokio::io::duplex(1 << 16);
+//! let config = Default::default();
+//! let (server, client) = tokio::join!(
+//!     instance.secure_server_over(a, ("client", "server"), b"password", &config),
+//!     instance.secure_client_over(b, ("client", "server"), b"password", &config),
+//! );
+//! let (mut server, mut client) = (server?, client?);
+//! client.write_all(b"hello").await?;
+//! client.shutdown().await?;
+//! let mut got = Vec::new();
+//! server.read_to_end(&mut got).await?;
+//! # Ok(()) }
+//! ```
+//!
 //! # The network policy
 //!
 //! An instance can reach the network only as far as its [`NetworkPolicy`]
@@ -91,6 +127,7 @@ mod error;
 mod handle;
 mod instance;
 mod limits;
+pub mod p3;
 mod policy;
 mod reader;
 mod runtime;
@@ -105,6 +142,7 @@ pub use error::{CopyError, FlowError, HandshakeError, WriteError};
 pub use handle::{Flow, Listener};
 pub use instance::{Direction, Instance};
 pub use limits::{EPOCH_TICK, Limits};
+pub use p3::SpokeP3;
 pub use policy::{LOOPBACK, NetworkPolicy};
 pub use runtime::{COMPONENT, COMPONENT_P3, Options, Spoke};
 /// A side of a Spoke handshake (the protocol core's).

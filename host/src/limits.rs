@@ -69,7 +69,8 @@ impl Limits {
 #[derive(Debug)]
 pub(crate) struct Watchdog {
     max_busy: Option<Duration>,
-    /// Host calls (including the epoch check's own) since the store began.
+    /// Crossings between guest and host (host calls, including the epoch
+    /// check's own, and entries into the guest) since the store began.
     host_calls: u64,
     /// `host_calls` as seen by the previous epoch callback.
     seen: u64,
@@ -87,7 +88,10 @@ impl Watchdog {
         }
     }
 
-    /// Called by the call hook whenever the guest calls the host.
+    /// Called by the call hook whenever the guest calls the host, and
+    /// whenever the host calls into the guest: a WASI 0.3 guest waits by
+    /// returning to the store's event loop, which calls it again later,
+    /// and the time in between is not computation.
     pub(crate) fn host_call(&mut self) {
         self.host_calls = self.host_calls.wrapping_add(1);
     }
@@ -135,13 +139,14 @@ pub(crate) trait Guarded: 'static {
 }
 
 /// A store for `data` with its guards wired in: the memory limiter, the
-/// watchdog told of every host call, and an epoch deadline that yields
-/// every tick and stops a guest that has computed too long.
+/// watchdog told of every crossing between guest and host, and an epoch
+/// deadline that yields every tick and stops a guest that has computed too
+/// long.
 pub(crate) fn guarded_store<T: Guarded>(engine: &Engine, data: T) -> Store<T> {
     let mut store = Store::new(engine, data);
     store.limiter(|s| &mut s.guards().limits);
     store.call_hook(|mut s, hook| {
-        if let CallHook::CallingHost = hook {
+        if let CallHook::CallingHost | CallHook::CallingWasm = hook {
             s.data_mut().guards().watchdog.host_call();
         }
         Ok(())
@@ -209,6 +214,19 @@ mod tests {
             w.host_call(); // the epoch check
             assert!(w.tick(start + Duration::from_millis(10 * i)).is_ok());
         }
+    }
+
+    #[test]
+    fn entering_the_guest_again_after_a_wait_restarts_the_watchdog() {
+        // A WASI 0.3 guest waits by returning to the event loop; the next
+        // entry is the host calling it, not more computation.
+        let start = Instant::now();
+        let mut w = Watchdog::new(Some(Duration::from_millis(100)));
+        w.host_call();
+        assert!(w.tick(start).is_ok());
+        w.host_call(); // the host calls the guest again, a second later
+        w.host_call(); // the epoch check
+        assert!(w.tick(start + Duration::from_secs(1)).is_ok());
     }
 
     #[test]

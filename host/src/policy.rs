@@ -120,6 +120,15 @@ impl NetworkPolicy {
         }
     }
 
+    /// What a denied connect to `addr` was denied for: the implicit bind
+    /// when no connect is allowed at all, else the connect itself.
+    pub(crate) fn connect_denial(&self, addr: SocketAddr) -> Denial {
+        match self.connect.is_empty() {
+            true => Denial::ImplicitBind,
+            false => Denial::Connect(addr),
+        }
+    }
+
     /// Explains why `denial` happened and how to allow it, in one line.
     pub(crate) fn explain(&self, denial: &Denial) -> String {
         match denial {

@@ -32,9 +32,11 @@ const CHUNK: usize = 256 * 1024;
 
 #[path = "../../src/contract.rs"]
 mod contract;
+mod directions;
 mod errors;
 mod session;
 mod tcp;
+mod transport;
 
 use bindings::exports::spoke::flow::spoke::{self as spoke_api, Config, HandshakeError};
 use bindings::exports::spoke::flow::tcp as tcp_api;

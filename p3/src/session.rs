@@ -1,5 +1,5 @@
-//! The spoke layer over any transport given as streams: the `session`
-//! resource.
+//! The spoke layer over any transport given as streams, or over a TCP
+//! connection of this component: the `session` resource.
 //!
 //! Owns: the transport's two streams and the handshake machine until the
 //! handshake ends, then hands each direction to its own task: the
@@ -18,27 +18,22 @@ use super::bindings::exports::spoke::flow::spoke::{
     Config as WitConfig, Established, GuestSession, HandshakeError as WitHandshakeError,
     Identities as WitIdentities, Session as SessionHandle,
 };
+use super::bindings::exports::spoke::flow::tcp::Connection as ConnectionHandle;
 use super::bindings::exports::spoke::flow::types::Error;
 use super::bindings::{wit_future, wit_stream};
 use super::contract::{config, handshake_error, to_wit};
-use super::tcp::{Ending, cut_off, failed};
+use super::directions;
+use super::tcp::{self, Ending, cut_off, failed};
+use super::transport::{self, Incoming, Outgoing};
 use super::{CHUNK, errors};
 use spoke_protocol::{
-    ClientHandshake, Handshake, Identities, Opened, Opener, RecordError, Role, Sealer,
-    ServerHandshake, Step,
+    ClientHandshake, Handshake, Identities, Opener, Role, Sealer, ServerHandshake, Step,
 };
-use wit_bindgen::{StreamReader, StreamResult, StreamWriter};
+use wit_bindgen::StreamReader;
 
 /// The Rust value behind a `session` handle.
 pub struct Session {
     stage: RefCell<Stage>,
-}
-
-/// The bytes from the peer: the stream, and the future that says how it
-/// ended (if the transport gave one).
-struct Incoming {
-    bytes: StreamReader<u8>,
-    end: Option<Ending>,
 }
 
 enum Stage {
@@ -46,7 +41,7 @@ enum Stage {
     Ready {
         machine: Result<Box<dyn Handshake>, WitHandshakeError>,
         incoming: Incoming,
-        outgoing: StreamWriter<u8>,
+        outgoing: Outgoing,
     },
     /// A `handshake` call is driving the machine.
     Running,
@@ -54,15 +49,16 @@ enum Stage {
     Established {
         established: Established,
         receiving: Option<(Opener, Incoming)>,
-        sending: Option<(Sealer, StreamWriter<u8>)>,
+        sending: Option<(Sealer, Outgoing)>,
     },
     /// The handshake failed; the transport's streams are gone.
     Failed(WitHandshakeError),
 }
 
 impl Session {
-    /// A session for `role` over `incoming`, and the stream for the peer.
-    fn start(
+    /// A session for `role` over a transport given as streams, and the
+    /// stream for the peer.
+    fn over_streams(
         role: Role,
         incoming: StreamReader<u8>,
         end: Option<Ending>,
@@ -70,38 +66,71 @@ impl Session {
         password: Vec<u8>,
         cfg: WitConfig,
     ) -> (SessionHandle, StreamReader<u8>) {
-        let password = Zeroizing::new(password);
-        let machine = config(&cfg).and_then(|cfg| {
-            let ids = Identities {
-                client: ids.client.into_bytes(),
-                server: ids.server.into_bytes(),
-            };
-            let machine: Box<dyn Handshake> = match role {
-                Role::Client => {
-                    Box::new(ClientHandshake::new(&cfg, ids, &password).map_err(handshake_error)?)
-                }
-                Role::Server => {
-                    Box::new(ServerHandshake::new(&cfg, ids, &password).map_err(handshake_error)?)
-                }
-            };
-            Ok(machine)
-        });
-        let (outgoing, for_peer) = wit_stream::new::<u8>();
-        let stage = Stage::Ready {
-            machine,
-            incoming: Incoming {
-                bytes: incoming,
-                end,
-            },
-            outgoing,
-        };
-        (
-            SessionHandle::new(Session {
-                stage: RefCell::new(stage),
-            }),
-            for_peer,
-        )
+        let (incoming, outgoing, for_peer) = transport::given(incoming, end);
+        let machine = machine(role, ids, password, &cfg);
+        (Self::start(machine, incoming, outgoing), for_peer)
     }
+
+    /// A session for `role` over a TCP connection of this component.
+    fn over_tcp(
+        role: Role,
+        connection: ConnectionHandle,
+        ids: WitIdentities,
+        password: Vec<u8>,
+        cfg: WitConfig,
+    ) -> SessionHandle {
+        let machine = machine(role, ids, password, &cfg);
+        match connection.into_inner::<tcp::Connection>().into_socket() {
+            Ok(socket) => {
+                let (incoming, outgoing) = transport::over_tcp(socket);
+                Self::start(machine, incoming, outgoing)
+            }
+            Err(e) => {
+                let (incoming, outgoing) = transport::ended();
+                Self::start(Err(WitHandshakeError::Flow(e)), incoming, outgoing)
+            }
+        }
+    }
+
+    fn start(
+        machine: Result<Box<dyn Handshake>, WitHandshakeError>,
+        incoming: Incoming,
+        outgoing: Outgoing,
+    ) -> SessionHandle {
+        SessionHandle::new(Session {
+            stage: RefCell::new(Stage::Ready {
+                machine,
+                incoming,
+                outgoing,
+            }),
+        })
+    }
+}
+
+/// The handshake machine for `role` (which wipes its copy of the password),
+/// or why the configuration is not usable.
+fn machine(
+    role: Role,
+    ids: WitIdentities,
+    password: Vec<u8>,
+    cfg: &WitConfig,
+) -> Result<Box<dyn Handshake>, WitHandshakeError> {
+    let password = Zeroizing::new(password);
+    config(cfg).and_then(|cfg| {
+        let ids = Identities {
+            client: ids.client.into_bytes(),
+            server: ids.server.into_bytes(),
+        };
+        let machine: Box<dyn Handshake> = match role {
+            Role::Client => {
+                Box::new(ClientHandshake::new(&cfg, ids, &password).map_err(handshake_error)?)
+            }
+            Role::Server => {
+                Box::new(ServerHandshake::new(&cfg, ids, &password).map_err(handshake_error)?)
+            }
+        };
+        Ok(machine)
+    })
 }
 
 impl GuestSession for Session {
@@ -112,7 +141,7 @@ impl GuestSession for Session {
         password: Vec<u8>,
         cfg: WitConfig,
     ) -> (SessionHandle, StreamReader<u8>) {
-        Session::start(Role::Client, incoming, incoming_end, ids, password, cfg)
+        Session::over_streams(Role::Client, incoming, incoming_end, ids, password, cfg)
     }
 
     fn server(
@@ -122,7 +151,25 @@ impl GuestSession for Session {
         password: Vec<u8>,
         cfg: WitConfig,
     ) -> (SessionHandle, StreamReader<u8>) {
-        Session::start(Role::Server, incoming, incoming_end, ids, password, cfg)
+        Session::over_streams(Role::Server, incoming, incoming_end, ids, password, cfg)
+    }
+
+    fn client_over_tcp(
+        transport: ConnectionHandle,
+        ids: WitIdentities,
+        password: Vec<u8>,
+        cfg: WitConfig,
+    ) -> SessionHandle {
+        Session::over_tcp(Role::Client, transport, ids, password, cfg)
+    }
+
+    fn server_over_tcp(
+        transport: ConnectionHandle,
+        ids: WitIdentities,
+        password: Vec<u8>,
+        cfg: WitConfig,
+    ) -> SessionHandle {
+        Session::over_tcp(Role::Server, transport, ids, password, cfg)
     }
 
     async fn handshake(&self) -> Result<Established, WitHandshakeError> {
@@ -188,7 +235,7 @@ impl GuestSession for Session {
         };
         let (ending, ended) = wit_future::new::<Result<(), Error>>(cut_off);
         wit_bindgen::spawn_local(async move {
-            let outcome = receive(opener, incoming, &mut plaintext).await;
+            let outcome = directions::receive(opener, incoming, &mut plaintext).await;
             drop(plaintext);
             let _ = ending.write(outcome).await;
         });
@@ -205,7 +252,7 @@ impl GuestSession for Session {
         };
         let (ending, ended) = wit_future::new::<Result<(), Error>>(cut_off);
         wit_bindgen::spawn_local(async move {
-            let outcome = send(sealer, outgoing, data).await;
+            let outcome = directions::send(sealer, outgoing, data).await;
             let _ = ending.write(outcome).await;
         });
         ended
@@ -240,7 +287,7 @@ fn established(session: &spoke_protocol::Session) -> Established {
 async fn drive(
     mut machine: Box<dyn Handshake>,
     incoming: &mut Incoming,
-    outgoing: &mut StreamWriter<u8>,
+    outgoing: &mut Outgoing,
 ) -> Result<Box<spoke_protocol::Session>, WitHandshakeError> {
     let mut buf = Vec::with_capacity(CHUNK);
     loop {
@@ -262,137 +309,5 @@ async fn drive(
             Step::Done(session) => return Ok(session),
             Step::Failed(e) => return Err(handshake_error(e)),
         }
-    }
-}
-
-impl Incoming {
-    /// Reads into `buf`'s spare room: `Some` with what arrived, `None` at
-    /// the transport's clean end, or the error its future gave.
-    async fn read(&mut self, mut buf: Vec<u8>) -> Result<Option<Vec<u8>>, Error> {
-        loop {
-            let (result, back) = self.bytes.read(buf).await;
-            buf = back;
-            match result {
-                StreamResult::Complete(n) if n > 0 => return Ok(Some(buf)),
-                // Nothing moved: ask again.
-                StreamResult::Complete(_) | StreamResult::Cancelled => {}
-                StreamResult::Dropped => {
-                    return match self.end.take() {
-                        Some(end) => end.await.map(|()| None),
-                        None => Ok(None),
-                    };
-                }
-            }
-        }
-    }
-}
-
-/// The receiving direction: opens the peer's records from `incoming` and
-/// writes their plaintext to `plaintext`, until the peer's end, an error,
-/// or the caller dropping its end (a read-side shutdown).
-async fn receive(
-    mut opener: Opener,
-    mut incoming: Incoming,
-    plaintext: &mut StreamWriter<u8>,
-) -> Result<(), Error> {
-    let mut buf = Vec::with_capacity(CHUNK);
-    let mut out = Vec::with_capacity(CHUNK);
-    loop {
-        // Open every record already buffered, up to a chunk of plaintext.
-        let mut ended = false;
-        let mut failure = None;
-        while out.len() < CHUNK {
-            match opener.open() {
-                Ok(Opened::Data(data)) => out.extend_from_slice(data),
-                Ok(Opened::NeedInput) => break,
-                Ok(Opened::End) => {
-                    ended = true;
-                    break;
-                }
-                Err(e) => {
-                    failure = Some(record_error(e));
-                    break;
-                }
-            }
-        }
-        if !out.is_empty() {
-            let rest = plaintext.write_all(mem::take(&mut out)).await;
-            if !rest.is_empty() {
-                // The caller shut its read side: stop reading the peer.
-                return Ok(());
-            }
-            out = rest;
-        }
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        if ended {
-            return Ok(());
-        }
-        match incoming.read(mem::take(&mut buf)).await? {
-            Some(bytes) => {
-                opener.feed(&bytes);
-                buf = bytes;
-                buf.clear();
-            }
-            None => opener.feed_eof(),
-        }
-    }
-}
-
-/// The sending direction: seals what `data` yields into records for
-/// `outgoing`; at its end, the close marker (version 2), then the end of
-/// `outgoing`.
-async fn send(
-    mut sealer: Sealer,
-    mut outgoing: StreamWriter<u8>,
-    mut data: StreamReader<u8>,
-) -> Result<(), Error> {
-    let mut buf = Vec::with_capacity(CHUNK);
-    let mut out = Vec::new();
-    loop {
-        let (result, back) = data.read(buf).await;
-        buf = back;
-        match result {
-            StreamResult::Complete(_) | StreamResult::Cancelled => {
-                if buf.is_empty() {
-                    continue;
-                }
-                out.clear();
-                sealer.seal(&buf, &mut out).map_err(record_error)?;
-                buf.clear();
-                out = write(&mut outgoing, out).await?;
-            }
-            StreamResult::Dropped => {
-                out.clear();
-                sealer.seal_close(&mut out).map_err(record_error)?;
-                write(&mut outgoing, out).await?;
-                return Ok(());
-            }
-        }
-    }
-}
-
-/// Writes all of `bytes` for the peer and gives the buffer back.
-async fn write(outgoing: &mut StreamWriter<u8>, bytes: Vec<u8>) -> Result<Vec<u8>, Error> {
-    if bytes.is_empty() {
-        return Ok(bytes);
-    }
-    let rest = outgoing.write_all(bytes).await;
-    if rest.is_empty() {
-        Ok(rest)
-    } else {
-        Err(errors::other(
-            "the transport stopped taking the bytes for the peer".into(),
-        ))
-    }
-}
-
-/// The contract's error for a record layer failure.
-fn record_error(e: RecordError) -> Error {
-    match e {
-        RecordError::Corrupted => Error::Corrupted,
-        RecordError::Truncated => Error::Truncated,
-        other => errors::other(other.to_string()),
     }
 }

@@ -74,6 +74,19 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// The socket, for a session that takes both directions; fails if one
+    /// was already taken.
+    pub fn into_socket(self) -> Result<TcpSocket, Error> {
+        if self.received.get() || self.sent.get() {
+            return Err(errors::invalid_state(
+                "a direction of the connection was already taken",
+            ));
+        }
+        Ok(self.socket)
+    }
+}
+
 impl GuestConnection for Connection {
     async fn receive(&self) -> (StreamReader<u8>, Ending) {
         if self.received.replace(true) {

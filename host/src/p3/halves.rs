@@ -1,0 +1,112 @@
+//! The host's halves of a stream: [`Reader`] (tokio's `AsyncRead`) and
+//! [`Writer`] (tokio's `AsyncWrite`), each the host's end of one pipe.
+//!
+//! Owns what a half's `Drop` means (a dropped reader shuts the read side, a
+//! dropped writer ends the direction) and keeping the instance running
+//! while a half lives. The bytes and their wakers are the pipe's
+//! (`pipe.rs`).
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::actor::Link;
+use super::pipe::Pipe;
+
+/// Reads the bytes of one guest-to-host direction (an `AsyncRead`).
+///
+/// End-of-stream means the direction ended well (for a TCP connection the
+/// peer's FIN, for an encrypted version-2 session also its close marker);
+/// an error carries the contract's [`FlowError`](crate::FlowError) and its
+/// one-line message. Dropping the reader shuts the read side: the guest
+/// sees its stream's reader dropped at its next write.
+pub struct Reader {
+    pipe: Pipe,
+    _link: Link,
+}
+
+/// Writes the bytes of one host-to-guest direction (an `AsyncWrite`).
+///
+/// `shutdown` ends the direction (a half-close: on TCP a FIN, on an
+/// encrypted version-2 session first its close marker) and returns once the
+/// guest says every byte was handed on, or with its error. Dropping the
+/// writer ends the direction too, without waiting. `flush` waits until the
+/// guest has taken every byte written.
+pub struct Writer {
+    pipe: Pipe,
+    _link: Link,
+}
+
+impl Reader {
+    /// The host's reading end of `pipe`, keeping `link`'s instance running.
+    pub(crate) fn new(pipe: &Pipe, link: Link) -> Self {
+        Self {
+            pipe: pipe.clone(),
+            _link: link,
+        }
+    }
+}
+
+impl Writer {
+    /// The host's writing end of `pipe`, keeping `link`'s instance running.
+    pub(crate) fn new(pipe: &Pipe, link: Link) -> Self {
+        Self {
+            pipe: pipe.clone(),
+            _link: link,
+        }
+    }
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
+}
+
+impl AsyncRead for Reader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.pipe.poll_read(cx, buf)
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.pipe.abandon();
+    }
+}
+
+impl AsyncWrite for Writer {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.pipe.poll_write(cx, data)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.pipe.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.pipe.poll_shutdown(cx)
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.pipe.finish();
+    }
+}
