@@ -34,6 +34,9 @@ pub enum Command {
         /// Password-secure options.
         #[command(flatten)]
         secure: SecureArgs,
+        /// Which Spoke component carries the flow.
+        #[command(flatten)]
+        component: ComponentArgs,
     },
     /// Listen on ADDR:PORT, accept one peer, and either echo what it sends
     /// (`--echo`) or act like `connect` with it.
@@ -49,6 +52,9 @@ pub enum Command {
         /// Server options.
         #[command(flatten)]
         server: ServerArgs,
+        /// Which Spoke component carries the flow.
+        #[command(flatten)]
+        component: ComponentArgs,
     },
     /// Send FILE to a `spoke recv` over an encrypted flow.
     Send {
@@ -144,6 +150,22 @@ pub enum Command {
         #[arg(long)]
         compat: bool,
     },
+}
+
+/// Which of the two Spoke components runs a command.
+#[derive(Args, Debug, Clone)]
+pub struct ComponentArgs {
+    /// The WASI version of the Spoke component to run: 0.2 (flows, the
+    /// default) or 0.3 (streams and futures). Both speak the same protocol.
+    #[arg(long, value_name = "VERSION", default_value = "0.2", value_parser = ["0.2", "0.3"])]
+    pub wasi: String,
+}
+
+impl ComponentArgs {
+    /// Whether the WASI 0.3 component is asked for.
+    pub fn p3(&self) -> bool {
+        self.wasi == "0.3"
+    }
 }
 
 /// Options that turn a plain flow into an encrypted one.

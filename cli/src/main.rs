@@ -9,6 +9,7 @@
 mod cli;
 mod header;
 mod netcat;
+mod netcat_p3;
 mod password;
 mod runner;
 mod session;
@@ -83,12 +84,32 @@ async fn run(command: Command) -> Result<ExitCode> {
             // The component's exit code is spoke's.
             return runner::run(run).await;
         }
-        Command::Connect { target, secure } => connect(&target, &secure).await,
+        Command::Connect {
+            target,
+            secure,
+            component,
+        } if component.p3() => {
+            let password = optional_password(&secure)?;
+            netcat_p3::connect(&target, &secure.password, password.as_ref()).await
+        }
+        Command::Connect { target, secure, .. } => connect(&target, &secure).await,
         Command::Listen {
             address,
             echo,
             secure,
             server,
+            component,
+        } if component.p3() => {
+            let password = optional_password(&secure)?;
+            let args = &secure.password;
+            netcat_p3::listen(address, echo, args, &server, password.as_ref()).await
+        }
+        Command::Listen {
+            address,
+            echo,
+            secure,
+            server,
+            ..
         } => listen(address, echo, &secure, &server).await,
         Command::Send { file, to, password } => send(&file, &to, &password).await,
         Command::Recv {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use anyhow::{Context, Result, anyhow, bail};
 use spoke_host::{
     Cipher, Flow, HandshakeError, Instance, Listener, NetworkPolicy, Role, Spoke, SpokeConfig,
+    SpokeP3,
 };
 use zeroize::Zeroizing;
 
@@ -66,6 +67,18 @@ impl Target {
 /// Compiles the component, with the on-disk compilation cache when there
 /// is a cache directory to use.
 pub fn load() -> Result<Spoke> {
+    cached(Spoke::with_options).context("cannot load the Spoke component")
+}
+
+/// Compiles the WASI 0.3 component, with the on-disk compilation cache
+/// when there is a cache directory to use.
+pub fn load_p3() -> Result<SpokeP3> {
+    cached(SpokeP3::with_options).context("cannot load the Spoke component for WASI 0.3")
+}
+
+/// `load` with the user's cache directory, or without a cache if that
+/// fails (an unwritable directory, say).
+fn cached<T>(load: impl Fn(spoke_host::Options) -> Result<T>) -> Result<T> {
     let cache_dir = std::env::var_os("XDG_CACHE_HOME")
         .map(std::path::PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
@@ -74,14 +87,12 @@ pub fn load() -> Result<Spoke> {
         cache_dir,
         ..Default::default()
     };
-    Spoke::with_options(options.clone())
-        .or_else(|_| {
-            Spoke::with_options(spoke_host::Options {
-                cache_dir: None,
-                ..options
-            })
+    load(options.clone()).or_else(|_| {
+        load(spoke_host::Options {
+            cache_dir: None,
+            ..options
         })
-        .context("cannot load the Spoke component")
+    })
 }
 
 /// The handshake configuration for these arguments.
@@ -140,7 +151,7 @@ pub async fn secure(
 }
 
 /// What a user can do about a handshake failure, when there is something.
-fn hint(e: &HandshakeError, role: Role) -> &'static str {
+pub fn hint(e: &HandshakeError, role: Role) -> &'static str {
     match (e, role) {
         (HandshakeError::InvalidClientValidator | HandshakeError::InvalidServerValidator, _) => {
             " (the two ends have different passwords or different --identity pairs)"

@@ -304,37 +304,60 @@ fn echo_100mb_rounds(name: &str, extra: &[&str], rounds: usize) {
     let data = payload(100_000_000, 17);
     std::fs::write(dir.join("in"), &data).unwrap();
     for round in 1..=rounds {
-        let mut listen_args = vec!["listen", "127.0.0.1:0", "--echo"];
-        listen_args.extend_from_slice(extra);
-        let (mut listener, address, stderr) = start_listening(spoke_on_one_cpu(&dir, &listen_args));
-        let mut connect_args = vec!["connect", address.as_str()];
-        connect_args.extend_from_slice(extra);
-        let mut connect = spoke_on_one_cpu(&dir, &connect_args)
-            .stdin(std::fs::File::open(dir.join("in")).unwrap())
-            .stdout(std::fs::File::create(dir.join("out")).unwrap())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let connected = wait_until(&mut connect, deadline);
-        let listened = wait_until(&mut listener, deadline);
-        let (Some(connected), Some(listened)) = (connected, listened) else {
-            panic!("round {round}: the echo stalled (not done within a minute)");
-        };
-        assert!(
-            connected.success(),
-            "round {round}: connect: {}",
-            rest(connect.stderr.take().unwrap())
-        );
-        assert!(
-            listened.success(),
-            "round {round}: listen: {}",
-            rest(stderr)
-        );
-        assert!(
-            std::fs::read(dir.join("out")).unwrap() == data,
-            "round {round}: the echo differs from what was sent"
-        );
+        echo_once(&dir, &data, extra, extra, &format!("round {round}"));
+    }
+}
+
+/// `spoke connect` (with `connect_extra`) off `spoke listen --echo` (with
+/// `listen_extra`), the file `in` of `dir` (which holds `data`) on its
+/// standard input: both must end well within a minute, with `data` back
+/// byte for byte. `what` names the case in a failure.
+fn echo_once(dir: &Path, data: &[u8], listen_extra: &[&str], connect_extra: &[&str], what: &str) {
+    let mut listen_args = vec!["listen", "127.0.0.1:0", "--echo"];
+    listen_args.extend_from_slice(listen_extra);
+    let (mut listener, address, stderr) = start_listening(spoke_on_one_cpu(dir, &listen_args));
+    let mut connect_args = vec!["connect", address.as_str()];
+    connect_args.extend_from_slice(connect_extra);
+    let mut connect = spoke_on_one_cpu(dir, &connect_args)
+        .stdin(std::fs::File::open(dir.join("in")).unwrap())
+        .stdout(std::fs::File::create(dir.join("out")).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let connected = wait_until(&mut connect, deadline);
+    let listened = wait_until(&mut listener, deadline);
+    let (Some(connected), Some(listened)) = (connected, listened) else {
+        panic!("{what}: the echo stalled (not done within a minute)");
+    };
+    assert!(
+        connected.success(),
+        "{what}: connect: {}",
+        rest(connect.stderr.take().unwrap())
+    );
+    assert!(listened.success(), "{what}: listen: {}", rest(stderr));
+    assert!(
+        std::fs::read(dir.join("out")).unwrap() == data,
+        "{what}: the echo differs from what was sent"
+    );
+}
+
+#[test]
+fn connect_and_listen_through_the_wasi_0_3_component_talk_to_the_wasi_0_2_ones() {
+    let dir = scratch("echo-wasi-0.3");
+    let pw = write_password(&dir, "pw", "both components");
+    let data = payload(5_000_000, 3);
+    std::fs::write(dir.join("in"), &data).unwrap();
+    let plain: &[&str] = &[];
+    let secure: &[&str] = &["--secure", "--password-file", &pw];
+    let compat: &[&str] = &["--compat", "--password-file", &pw];
+    for (mode, args) in [("plain", plain), ("secure", secure), ("compat", compat)] {
+        for (server, client) in [("0.3", "0.2"), ("0.2", "0.3"), ("0.3", "0.3")] {
+            let listen = [args, &["--wasi", server]].concat();
+            let connect = [args, &["--wasi", client]].concat();
+            let what = format!("{mode}: a WASI {client} client off a WASI {server} echo");
+            echo_once(&dir, &data, &listen, &connect, &what);
+        }
     }
 }
 
