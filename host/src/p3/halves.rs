@@ -24,7 +24,7 @@ use super::pipe::Pipe;
 /// sees its stream's reader dropped at its next write.
 pub struct Reader {
     pipe: Pipe,
-    _link: Link,
+    _link: Option<Link>,
 }
 
 /// Writes the bytes of one host-to-guest direction (an `AsyncWrite`).
@@ -36,7 +36,7 @@ pub struct Reader {
 /// guest has taken every byte written.
 pub struct Writer {
     pipe: Pipe,
-    _link: Link,
+    _link: Option<Link>,
 }
 
 impl Reader {
@@ -44,7 +44,16 @@ impl Reader {
     pub(crate) fn new(pipe: &Pipe, link: Link) -> Self {
         Self {
             pipe: pipe.clone(),
-            _link: link,
+            _link: Some(link),
+        }
+    }
+
+    /// The host's reading end of `pipe`, for the library's own copies: it
+    /// does not keep the instance running.
+    pub(crate) fn detached(pipe: &Pipe) -> Self {
+        Self {
+            pipe: pipe.clone(),
+            _link: None,
         }
     }
 }
@@ -54,7 +63,16 @@ impl Writer {
     pub(crate) fn new(pipe: &Pipe, link: Link) -> Self {
         Self {
             pipe: pipe.clone(),
-            _link: link,
+            _link: Some(link),
+        }
+    }
+
+    /// The host's writing end of `pipe`, for the library's own copies: it
+    /// does not keep the instance running.
+    pub(crate) fn detached(pipe: &Pipe) -> Self {
+        Self {
+            pipe: pipe.clone(),
+            _link: None,
         }
     }
 }

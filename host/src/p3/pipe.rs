@@ -236,6 +236,21 @@ impl Pipe {
         }
     }
 
+    /// Resolves once a host-to-guest direction takes no more bytes: the
+    /// guest dropped its stream, or the direction failed.
+    pub(crate) async fn stopped(&self) {
+        std::future::poll_fn(|cx| self.poll_stopped(cx)).await
+    }
+
+    fn poll_stopped(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut st = self.lock();
+        if st.abandoned || matches!(st.outcome, Some(Err(_))) {
+            return Poll::Ready(());
+        }
+        st.putter = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
     /// The host's writing end is done, without waiting for the outcome.
     pub(crate) fn finish(&self) {
         let mut st = self.lock();
