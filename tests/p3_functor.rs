@@ -162,6 +162,30 @@ async fn a_wrong_password_over_a_duplex_pair_fails_both_handshakes() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_every_handle_still_hands_the_last_bytes_on_and_ends_the_transport() {
+    within("the whole exchange", async move {
+        let (server, client) = over_duplex(PASSWORD, PASSWORD, &SpokeConfig::default()).await;
+        let (mut server, mut client) = (server.unwrap(), client.unwrap());
+        // The client's instance is dropped with the stream: nothing of the
+        // client side is left but what is still on its way.
+        client.write_all(b"last words").await.unwrap();
+        drop(client);
+        let mut got = Vec::new();
+        server.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"last words", "an authenticated end after the bytes");
+        // The client's side of the transport is gone: writing fails.
+        let data = pattern(1 << 20);
+        let err = loop {
+            if let Err(e) = server.write_all(&data).await {
+                break e;
+            }
+        };
+        assert!(!err.to_string().is_empty());
+    })
+    .await;
+}
+
 /// A transport whose reads fail with a reset and whose writes go nowhere.
 struct Resetting;
 

@@ -2,8 +2,8 @@
 //! [`Writer`] (tokio's `AsyncWrite`), each the host's end of one pipe.
 //!
 //! Owns what a half's `Drop` means (a dropped reader shuts the read side, a
-//! dropped writer ends the direction) and keeping the instance running
-//! while a half lives. The bytes and their wakers are the pipe's
+//! dropped writer ends the direction), keeping the instance running while a
+//! half lives, and the `std::io::Error`s the halves give. The bytes and their wakers are the pipe's
 //! (`pipe.rs`).
 
 use std::io;
@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::actor::Link;
 use super::pipe::Pipe;
+use crate::error::{FlowError, WriteError};
 
 /// Reads the bytes of one guest-to-host direction (an `AsyncRead`).
 ///
@@ -24,7 +25,7 @@ use super::pipe::Pipe;
 /// sees its stream's reader dropped at its next write.
 pub struct Reader {
     pipe: Pipe,
-    _link: Link,
+    _link: Option<Link>,
 }
 
 /// Writes the bytes of one host-to-guest direction (an `AsyncWrite`).
@@ -36,7 +37,7 @@ pub struct Reader {
 /// guest has taken every byte written.
 pub struct Writer {
     pipe: Pipe,
-    _link: Link,
+    _link: Option<Link>,
 }
 
 impl Reader {
@@ -44,7 +45,16 @@ impl Reader {
     pub(crate) fn new(pipe: &Pipe, link: Link) -> Self {
         Self {
             pipe: pipe.clone(),
-            _link: link,
+            _link: Some(link),
+        }
+    }
+
+    /// The host's reading end of `pipe`, for the library's own copies: it
+    /// does not keep the instance running.
+    pub(crate) fn detached(pipe: &Pipe) -> Self {
+        Self {
+            pipe: pipe.clone(),
+            _link: None,
         }
     }
 }
@@ -54,7 +64,16 @@ impl Writer {
     pub(crate) fn new(pipe: &Pipe, link: Link) -> Self {
         Self {
             pipe: pipe.clone(),
-            _link: link,
+            _link: Some(link),
+        }
+    }
+
+    /// The host's writing end of `pipe`, for the library's own copies: it
+    /// does not keep the instance running.
+    pub(crate) fn detached(pipe: &Pipe) -> Self {
+        Self {
+            pipe: pipe.clone(),
+            _link: None,
         }
     }
 }
@@ -109,4 +128,26 @@ impl Drop for Writer {
     fn drop(&mut self) {
         self.pipe.finish();
     }
+}
+
+/// The `std::io::Error` for a direction's error: its kind follows the case,
+/// its message is the one line, and `get_ref` gives the [`FlowError`].
+pub(crate) fn io_error(e: &FlowError) -> io::Error {
+    let kind = match e {
+        FlowError::ConnectionRefused => io::ErrorKind::ConnectionRefused,
+        FlowError::ConnectionReset => io::ErrorKind::ConnectionReset,
+        FlowError::TimedOut => io::ErrorKind::TimedOut,
+        FlowError::NameUnresolvable(_) => io::ErrorKind::NotFound,
+        FlowError::PermissionDenied(_) => io::ErrorKind::PermissionDenied,
+        FlowError::Corrupted => io::ErrorKind::InvalidData,
+        FlowError::Truncated => io::ErrorKind::UnexpectedEof,
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, e.clone())
+}
+
+/// The error of a write to a direction whose far end stopped taking bytes
+/// although its future said nothing went wrong.
+pub(crate) fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, WriteError::Closed)
 }

@@ -15,7 +15,6 @@ use tokio::sync::oneshot;
 use super::actor::Link;
 use super::bindings::{flow_error_to_wit, handshake_error_to_wit};
 use super::connection::{Beneath, Connection, Listener, connection, secure, session_args};
-use super::halves::{Reader, Writer};
 use super::pipe::Pipe;
 use super::stream::{self, HostTransport, Stream};
 use crate::error::{FlowError, HandshakeError};
@@ -204,12 +203,7 @@ impl Instance {
         self.link.register(&from_peer);
         self.link.register(&for_peer);
         let (end_tx, end_rx) = oneshot::channel();
-        stream::pump(
-            transport,
-            Writer::new(&from_peer, self.link.clone()),
-            end_tx,
-            Reader::new(&for_peer, self.link.clone()),
-        );
+        stream::pump(transport, &from_peer, end_tx, &for_peer);
         let host = HostTransport {
             from_peer: from_peer.clone(),
             from_peer_end: end_rx,

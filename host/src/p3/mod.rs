@@ -175,3 +175,21 @@ impl SpokeP3 {
         &self.inner.limits
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_and_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn every_handle_can_move_between_tasks_and_threads() {
+        send_and_sync::<SpokeP3>();
+        send_and_sync::<Instance>();
+        send_and_sync::<Listener>();
+        send_and_sync::<Connection>();
+        send_and_sync::<Stream>();
+        send_and_sync::<Reader>();
+        send_and_sync::<Writer>();
+    }
+}

@@ -33,7 +33,8 @@ use wasmtime::component::{
 use wasmtime::{AsContextMut, StoreContextMut};
 
 use super::bindings::exports::spoke::flow::types::Error as WitError;
-use crate::error::{FlowError, WriteError};
+use super::halves::{closed, io_error};
+use crate::error::FlowError;
 
 /// The most bytes a pipe holds; a writer waits while it is full.
 const CAPACITY: usize = 256 * 1024;
@@ -236,6 +237,21 @@ impl Pipe {
         }
     }
 
+    /// Resolves once a host-to-guest direction takes no more bytes: the
+    /// guest dropped its stream, or the direction failed.
+    pub(crate) async fn stopped(&self) {
+        std::future::poll_fn(|cx| self.poll_stopped(cx)).await
+    }
+
+    fn poll_stopped(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut st = self.lock();
+        if st.abandoned || matches!(st.outcome, Some(Err(_))) {
+            return Poll::Ready(());
+        }
+        st.putter = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
     /// The host's writing end is done, without waiting for the outcome.
     pub(crate) fn finish(&self) {
         let mut st = self.lock();
@@ -266,28 +282,6 @@ impl WeakPipe {
             st.outcome.is_some() || st.abandoned
         })
     }
-}
-
-/// The `std::io::Error` for a direction's error: its kind follows the case,
-/// its message is the one line, and `get_ref` gives the [`FlowError`].
-pub(crate) fn io_error(e: &FlowError) -> io::Error {
-    let kind = match e {
-        FlowError::ConnectionRefused => io::ErrorKind::ConnectionRefused,
-        FlowError::ConnectionReset => io::ErrorKind::ConnectionReset,
-        FlowError::TimedOut => io::ErrorKind::TimedOut,
-        FlowError::NameUnresolvable(_) => io::ErrorKind::NotFound,
-        FlowError::PermissionDenied(_) => io::ErrorKind::PermissionDenied,
-        FlowError::Corrupted => io::ErrorKind::InvalidData,
-        FlowError::Truncated => io::ErrorKind::UnexpectedEof,
-        _ => io::ErrorKind::Other,
-    };
-    io::Error::new(kind, e.clone())
-}
-
-/// The error of a write to a direction whose far end stopped taking bytes
-/// although its future said nothing went wrong.
-fn closed() -> io::Error {
-    io::Error::new(io::ErrorKind::BrokenPipe, WriteError::Closed)
 }
 
 /// The store-side end of a guest-to-host pipe: takes the bytes of the

@@ -335,25 +335,31 @@ async fn establish(
 
 /// Copies a host transport's reading half into `from_peer` until its end,
 /// then says how it ended; and `for_peer` into its writing half, then
-/// half-closes it. Runs as two tokio tasks, which end with the transport.
+/// half-closes it. Runs as two tokio tasks, which end with the transport or
+/// when the session stops taking its bytes; they do not keep the instance
+/// running.
 pub(crate) fn pump<T>(
     transport: T,
-    from_peer: Writer,
+    from_peer: &Pipe,
     end: oneshot::Sender<Result<(), FlowError>>,
-    for_peer: Reader,
+    for_peer: &Pipe,
 ) where
     T: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (mut read, mut write) = tokio::io::split(transport);
+    let stop = from_peer.clone();
+    let mut from_peer = Writer::detached(from_peer);
     tokio::spawn(async move {
-        let mut from_peer = from_peer;
-        let ended = tokio::io::copy(&mut read, &mut from_peer).await;
+        let ended = tokio::select! {
+            ended = tokio::io::copy(&mut read, &mut from_peer) => ended,
+            () = stop.stopped() => return,
+        };
         let _ = end.send(ended.map(drop).map_err(transport_error));
         // Dropping the writer ends the guest's stream after its last byte.
         drop(from_peer);
     });
+    let mut for_peer = tokio::io::BufReader::with_capacity(1 << 16, Reader::detached(for_peer));
     tokio::spawn(async move {
-        let mut for_peer = tokio::io::BufReader::with_capacity(1 << 16, for_peer);
         let _ = tokio::io::copy_buf(&mut for_peer, &mut write).await;
         let _ = write.shutdown().await;
     });
