@@ -15,12 +15,15 @@
 //!   tunnel` pair, a native echo behind both and `socat` as the client;
 //! - the composed `spoke-cat` under the stock `wasmtime run` and under
 //!   `spoke run`, and `spoke connect`, all off `spoke listen --echo`;
-//! - a file sent with `spoke send` to `spoke recv` against a `socat` copy.
+//! - a file sent with `spoke send` to `spoke recv` against a `socat` copy;
+//! - the two components: `spoke connect` + `spoke listen --echo` through
+//!   the WASI 0.3 component (`--wasi 0.3`) against the same through the
+//!   WASI 0.2 one (the anchor), plain and `--secure`.
 //!
 //! `SPOKE_USER_MB` sets the echo size (100 by default), `SPOKE_USER_SEND_MB`
 //! the file sent (1000), `SPOKE_USER_ROUNDS` the rounds (3),
 //! `SPOKE_USER_ONLY` a comma-separated subset of `netcat`, `secure`,
-//! `mixed`, `tunnel`, `composed`, `send`, `SPOKE_USER_BIN` another
+//! `mixed`, `tunnel`, `composed`, `send`, `wasi`, `SPOKE_USER_BIN` another
 //! `spoke` binary to run instead of this build's, and `SPOKE_USER_VS` another
 //! to run beside it in the same rounds (its rows are marked `*`). The OCaml peer is found at
 //! `$SPOKE_REF_PEER` or `../shared/ref-peer/spoke-ref-peer` beside the
@@ -147,6 +150,9 @@ fn main() {
     println!(
         "composed: spoke-cat under `wasmtime run` (the anchor) and `spoke run`, and `spoke connect`."
     );
+    println!(
+        "wasi-*: `spoke connect` + `spoke listen --echo` through the WASI 0.3 component against the 0.2 one."
+    );
     if let Some(vs) = &vs {
         println!("*: the same path with {}", vs.display());
     }
@@ -163,6 +169,8 @@ fn user_paths<'a>(
     big: &'a Path,
 ) -> Vec<UserPath<'a>> {
     const SECURE: &[&str] = &["--secure", "--password-file", "pw"];
+    const WASI_0_3: &[&str] = &["--wasi", "0.3"];
+    const SECURE_WASI_0_3: &[&str] = &["--secure", "--password-file", "pw", "--wasi", "0.3"];
     const COMPAT: &[&str] = &[
         "--compat",
         "--identity",
@@ -235,6 +243,24 @@ fn user_paths<'a>(
         });
         both(&mut add, ctx, vs, "composed", "connect", |c, out| {
             c.spoke_echo(out, &[])
+        });
+    }
+    if wanted("wasi") {
+        add(
+            "wasi-plain",
+            "0.2",
+            Box::new(|out| ctx.spoke_echo(out, &[])),
+        );
+        both(&mut add, ctx, vs, "wasi-plain", "0.3", |c, out| {
+            c.spoke_echo(out, WASI_0_3)
+        });
+        add(
+            "wasi-secure",
+            "0.2",
+            Box::new(|out| ctx.spoke_echo(out, SECURE)),
+        );
+        both(&mut add, ctx, vs, "wasi-secure", "0.3", |c, out| {
+            c.spoke_echo(out, SECURE_WASI_0_3)
         });
     }
     if wanted("send") {
