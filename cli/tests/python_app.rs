@@ -1,13 +1,13 @@
 //! The Python example application, `secure-lines`
 //! (`examples/python/secure-lines`): built with componentize-py when the
 //! tests start, composed with the Spoke component for WASI 0.3
-//! (`spoke_host::COMPONENT_P3`), and run under the stock `wasmtime run`
-//! against `spoke listen --secure` on loopback, as a user would run them.
+//! (`spoke_host::COMPONENT_P3`), and run under the stock `wasmtime run` and
+//! under `spoke run` against `spoke listen --secure` on loopback, as a user
+//! would run them.
 //!
 //! Every test skips, saying why, where componentize-py is missing (neither
 //! `$SPOKE_COMPONENTIZE_PY` nor `componentize-py` on the PATH) or where no
-//! `wasmtime` is on the PATH; `.ci/run` installs both. `spoke run` does not
-//! run WASI 0.3 commands yet, so only `wasmtime run` runs the application.
+//! `wasmtime` is on the PATH; `.ci/run` installs both.
 
 #[path = "../../examples/compose.rs"]
 mod compose;
@@ -28,11 +28,24 @@ const COMPONENTIZE_PY_ENV: &str = "SPOKE_COMPONENTIZE_PY";
 /// Long enough for a slow, shared machine; short enough to fail a hang.
 const DEADLINE: Duration = Duration::from_secs(60);
 
-/// The composed application, compiled ahead for the `wasmtime` that runs
-/// it (so that the tests do not each compile 20 MB of Python runtime).
+/// The composed application, and the same compiled ahead for the
+/// `wasmtime` that runs it (so that the tests do not each compile 20 MB of
+/// Python runtime).
 struct Built {
     wasmtime: PathBuf,
+    wasm: PathBuf,
     cwasm: PathBuf,
+    /// `spoke run`'s compilation cache (`XDG_CACHE_HOME`), filled once.
+    cache: PathBuf,
+}
+
+/// What runs the application.
+#[derive(Clone, Copy, Debug)]
+enum Runner {
+    /// The stock `wasmtime run -S p3 -S inherit-network`.
+    Wasmtime,
+    /// `spoke run`, allowed to connect to the peer only.
+    Spoke,
 }
 
 /// Why there is no [`Built`]: a tool is missing (the test skips) or the
@@ -130,7 +143,27 @@ fn build() -> Result<Built, Unavailable> {
             String::from_utf8_lossy(&output.stderr)
         )));
     }
-    Ok(Built { wasmtime, cwasm })
+    // `spoke run` compiles the composition into its cache once, here
+    // (the application, without arguments, only prints its usage), rather
+    // than in every test at once.
+    let cache = dir.join("cache");
+    let output = Command::new(SPOKE)
+        .env("XDG_CACHE_HOME", &cache)
+        .arg("run")
+        .arg(&wasm)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| failed(format!("running spoke: {e}")))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !stderr.starts_with("secure-lines: usage:") {
+        return Err(failed(format!("spoke run: {}: {stderr}", output.status)));
+    }
+    Ok(Built {
+        wasmtime,
+        wasm,
+        cwasm,
+        cache,
+    })
 }
 
 /// A child process that is killed if the test fails before it ends.
@@ -200,38 +233,63 @@ struct Run {
     stderr: String,
 }
 
-/// Starts `wasmtime run` on `secure-lines HOST PORT`, with `password` (if
+/// Starts `secure-lines HOST PORT` under `runner`, with `password` (if
 /// any) in `SPOKE_PASSWORD`; its standard streams are piped.
-fn start(built: &Built, addr: SocketAddr, password: Option<&str>) -> Process {
-    let mut cmd = Command::new(&built.wasmtime);
-    cmd.args([
-        "run",
-        "--allow-precompiled",
-        "-S",
-        "p3",
-        "-S",
-        "inherit-network",
-    ]);
+fn start(built: &Built, runner: Runner, addr: SocketAddr, password: Option<&str>) -> Process {
+    let mut cmd = match runner {
+        Runner::Wasmtime => {
+            let mut cmd = Command::new(&built.wasmtime);
+            cmd.args([
+                "run",
+                "--allow-precompiled",
+                "-S",
+                "p3",
+                "-S",
+                "inherit-network",
+            ]);
+            cmd
+        }
+        Runner::Spoke => {
+            let mut cmd = Command::new(SPOKE);
+            cmd.env("XDG_CACHE_HOME", &built.cache).args([
+                "run",
+                "--allow-connect",
+                &addr.to_string(),
+            ]);
+            cmd
+        }
+    };
     cmd.env_remove("SPOKE_PASSWORD");
     if let Some(password) = password {
         // Passed through by name, so that it is never on a command line.
         cmd.args(["--env", "SPOKE_PASSWORD"])
             .env("SPOKE_PASSWORD", password);
     }
+    let component = match runner {
+        Runner::Wasmtime => &built.cwasm,
+        Runner::Spoke => &built.wasm,
+    };
     Process(
-        cmd.arg(&built.cwasm)
+        cmd.arg(component)
             .args([addr.ip().to_string(), addr.port().to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("wasmtime starts"),
+            .unwrap_or_else(|e| panic!("{runner:?} starts: {e}")),
     )
 }
 
-/// Runs `secure-lines` against `addr` with `input` on its standard input.
-fn run(built: &Built, addr: SocketAddr, password: Option<&str>, input: &[u8]) -> Run {
-    let mut app = start(built, addr, password);
+/// Runs `secure-lines` under `runner` against `addr` with `input` on its
+/// standard input.
+fn run(
+    built: &Built,
+    runner: Runner,
+    addr: SocketAddr,
+    password: Option<&str>,
+    input: &[u8],
+) -> Run {
+    let mut app = start(built, runner, addr, password);
     let mut stdin = app.0.stdin.take().unwrap();
     let input = input.to_vec();
     // A thread of its own: the app answers while it is still being fed.
@@ -254,6 +312,32 @@ fn lines(n: usize) -> Vec<u8> {
         .collect()
 }
 
+/// `secure-lines` under `runner` against `spoke listen --secure --echo`:
+/// everything comes back, byte for byte, and both end cleanly.
+fn echoes_every_line(built: &Built, runner: Runner) {
+    let (mut listener, addr, listener_err) = spoke_listen(&["--echo"], "correct horse");
+    let input = lines(5_000);
+    let run = run(built, runner, addr, Some("correct horse"), &input);
+    assert!(
+        run.status.success(),
+        "{runner:?}: {}: {}",
+        run.status,
+        run.stderr
+    );
+    assert_eq!(run.stderr, "", "{runner:?}");
+    assert_eq!(run.stdout.len(), input.len(), "{runner:?}");
+    assert!(
+        run.stdout == input,
+        "{runner:?}: the echo differs from the input"
+    );
+    let status = listener.wait("spoke listen");
+    let log = String::from_utf8_lossy(&listener_err.join().unwrap()).into_owned();
+    assert!(
+        status.success(),
+        "{runner:?}: spoke listen: {status}: {log}"
+    );
+}
+
 #[test]
 fn secure_lines_sends_each_line_and_prints_what_the_echo_peer_sends_back() {
     let Some(built) =
@@ -261,16 +345,17 @@ fn secure_lines_sends_each_line_and_prints_what_the_echo_peer_sends_back() {
     else {
         return;
     };
-    let (mut listener, addr, listener_err) = spoke_listen(&["--echo"], "correct horse");
-    let input = lines(5_000);
-    let run = run(built, addr, Some("correct horse"), &input);
-    assert!(run.status.success(), "{}: {}", run.status, run.stderr);
-    assert_eq!(run.stderr, "");
-    assert_eq!(run.stdout.len(), input.len());
-    assert!(run.stdout == input, "the echo differs from the input");
-    let status = listener.wait("spoke listen");
-    let log = String::from_utf8_lossy(&listener_err.join().unwrap()).into_owned();
-    assert!(status.success(), "spoke listen: {status}: {log}");
+    echoes_every_line(built, Runner::Wasmtime);
+}
+
+#[test]
+fn under_spoke_run_secure_lines_sends_each_line_and_prints_the_echo() {
+    let Some(built) =
+        secure_lines("under_spoke_run_secure_lines_sends_each_line_and_prints_the_echo")
+    else {
+        return;
+    };
+    echoes_every_line(built, Runner::Spoke);
 }
 
 /// A secure peer in this process, through the Spoke component under the
@@ -335,7 +420,7 @@ fn at_the_end_of_input_secure_lines_half_closes_and_prints_the_rest_until_the_pe
     // half-close at the end of its input, then keep printing.
     let (addr, peer) = answering_peer("correct horse");
     let input = b"first\nsecond, without a newline";
-    let run = run(built, addr, Some("correct horse"), input);
+    let run = run(built, Runner::Wasmtime, addr, Some("correct horse"), input);
     assert!(run.status.success(), "{}: {}", run.status, run.stderr);
     assert_eq!(run.stderr, "");
     assert_eq!(
@@ -346,6 +431,31 @@ fn at_the_end_of_input_secure_lines_half_closes_and_prints_the_rest_until_the_pe
     assert_eq!(received, input);
 }
 
+/// `secure-lines` under `runner` with the wrong password: one line naming
+/// the handshake and the validator, status 1, and the listener sees the
+/// client hang up mid-handshake.
+fn fails_on_a_wrong_password(built: &Built, runner: Runner) {
+    let (mut listener, addr, listener_err) = spoke_listen(&["--echo"], "correct horse");
+    let run = run(built, runner, addr, Some("battery staple"), b"never sent\n");
+    assert_eq!(run.status.code(), Some(1), "{runner:?}: {}", run.stderr);
+    assert!(run.stdout.is_empty(), "{runner:?}");
+    let expected = format!("secure-lines: handshake with {addr}: ");
+    assert!(
+        run.stderr.starts_with(&expected) && run.stderr.lines().count() == 1,
+        "{runner:?}: one line naming the handshake: {:?}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.to_lowercase().contains("validator"),
+        "{runner:?}: the validator did not match: {:?}",
+        run.stderr
+    );
+    let status = listener.wait("spoke listen");
+    let log = String::from_utf8_lossy(&listener_err.join().unwrap()).into_owned();
+    assert!(!status.success(), "{runner:?}: {log}");
+    assert!(log.contains("handshake failed"), "{runner:?}: {log}");
+}
+
 #[test]
 fn a_wrong_password_fails_the_handshake_with_one_line_and_status_1() {
     let Some(built) =
@@ -353,26 +463,17 @@ fn a_wrong_password_fails_the_handshake_with_one_line_and_status_1() {
     else {
         return;
     };
-    let (mut listener, addr, listener_err) = spoke_listen(&["--echo"], "correct horse");
-    let run = run(built, addr, Some("battery staple"), b"never sent\n");
-    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
-    assert!(run.stdout.is_empty());
-    let expected = format!("secure-lines: handshake with {addr}: ");
-    assert!(
-        run.stderr.starts_with(&expected) && run.stderr.lines().count() == 1,
-        "one line naming the handshake: {:?}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.to_lowercase().contains("validator"),
-        "the validator did not match: {:?}",
-        run.stderr
-    );
-    // The listener saw the client hang up mid-handshake.
-    let status = listener.wait("spoke listen");
-    let log = String::from_utf8_lossy(&listener_err.join().unwrap()).into_owned();
-    assert!(!status.success(), "{log}");
-    assert!(log.contains("handshake failed"), "{log}");
+    fails_on_a_wrong_password(built, Runner::Wasmtime);
+}
+
+#[test]
+fn under_spoke_run_a_wrong_password_fails_the_handshake_with_one_line_and_status_1() {
+    let Some(built) = secure_lines(
+        "under_spoke_run_a_wrong_password_fails_the_handshake_with_one_line_and_status_1",
+    ) else {
+        return;
+    };
+    fails_on_a_wrong_password(built, Runner::Spoke);
 }
 
 #[test]
@@ -387,7 +488,7 @@ fn a_port_nothing_listens_on_is_one_line_saying_the_connection_was_refused() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let run = run(built, addr, Some("correct horse"), b"");
+    let run = run(built, Runner::Wasmtime, addr, Some("correct horse"), b"");
     assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
     assert!(run.stdout.is_empty());
     assert!(
@@ -413,7 +514,13 @@ fn without_a_password_secure_lines_says_where_to_put_one_and_connects_nowhere() 
     };
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
-    let run = run(built, listener.local_addr().unwrap(), None, b"");
+    let run = run(
+        built,
+        Runner::Wasmtime,
+        listener.local_addr().unwrap(),
+        None,
+        b"",
+    );
     assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
     assert!(run.stderr.contains("SPOKE_PASSWORD"), "{:?}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 1, "{:?}", run.stderr);

@@ -56,7 +56,11 @@ impl Limits {
     pub(crate) fn store_limits(&self) -> StoreLimits {
         StoreLimitsBuilder::new()
             .memory_size(self.memory_bytes)
-            .instances(16)
+            // Core instances: the Spoke component has 3, but a command
+            // composed with it has its own too; a componentize-py
+            // application alone has 14 (its runtime's libraries and
+            // adapters).
+            .instances(64)
             .tables(64)
             .memories(4)
             .table_elements(100_000)

@@ -17,10 +17,8 @@ import asyncio
 import os
 import sys
 
-import componentize_py_async_support
 import wit_world
-from componentize_py_types import Err, Ok, Result
-from componentize_py_async_support.futures import FutureReader
+from componentize_py_types import Err
 from componentize_py_async_support.streams import ByteStreamReader, ByteStreamWriter
 from wit_world import exports
 from wit_world.imports import spoke, spoke_flow_types, stdin, stdout, tcp
@@ -57,14 +55,12 @@ async def main(args: list[str]) -> None:
     except Err as e:
         raise Fail(f"connecting to {host}:{port}: {error_message(e.value)}")
 
-    # The session reads the connection's incoming bytes and yields the bytes
-    # for the peer, which the connection sends.
-    incoming, incoming_end = await connection.receive()
-    session, for_peer = spoke.Session.client(
-        incoming, relay(incoming_end), IDENTITIES, password.encode(), spoke.default_config()
+    # The session takes the connection whole: the records go between the
+    # socket and the session inside the Spoke component.
+    session = spoke.Session.client_over_tcp(
+        connection, IDENTITIES, password.encode(), spoke.default_config()
     )
-    with connection, session:
-        transport_sent = await connection.send(for_peer)
+    with session:
         try:
             await session.handshake()
         except Err as e:
@@ -76,10 +72,10 @@ async def main(args: list[str]) -> None:
         sealed = await session.send(to_session)
         await asyncio.gather(send_lines(to_peer), print_all(from_peer))
 
-        # How each direction ended: the plaintext from the peer, the records
-        # for it, and the connection beneath them.
-        ends = [("receiving", from_peer_end), ("sending", sealed), ("sending", transport_sent)]
-        for what, end in ends:
+        # How each direction ended: the plaintext from the peer, and the
+        # records for it (once the socket has taken them all). A failure of
+        # the connection beneath shows in either.
+        for what, end in [("receiving", from_peer_end), ("sending", sealed)]:
             result = await end.read()
             if isinstance(result, Err):
                 raise Fail(f"{what}: {error_message(result.value)}")
@@ -113,29 +109,6 @@ async def print_all(from_peer: ByteStreamReader) -> None:
             if data:
                 await out.write_all(data)
     await written.read()
-
-
-End = FutureReader[Result[None, spoke_flow_types.Error]]
-"""How one direction of a connection or session ended."""
-
-
-def relay(end: End) -> End:
-    """A future that resolves as `end` does.
-
-    The connection's `end` comes from the Spoke component, and so would the
-    session that reads it: a future written and read inside one component
-    instance traps when its payload is not numeric (a component-model rule
-    that wasmtime enforces). Relayed here, each hop crosses components. The
-    relay is spawned so that `run` ends only after it: it ends once the
-    session reads the future or is dropped.
-    """
-    writer, reader = wit_world.result_unit_spoke_flow_types_error_future(lambda: Ok(None))
-
-    async def forward() -> None:
-        await writer.write(await end.read())
-
-    componentize_py_async_support.spawn(forward())
-    return reader
 
 
 def error_message(error: spoke_flow_types.Error) -> str:

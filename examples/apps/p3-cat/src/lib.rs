@@ -9,9 +9,10 @@
 //! Connects to HOST:PORT, or with `--listen` listens on ADDR:PORT (an IP
 //! literal; port 0 picks a free port), says `p3-cat: listening on
 //! ADDR:PORT` on standard error and accepts one connection. With
-//! `--secure` it then runs the client side (or, listening, the server side)
-//! of the Spoke handshake with the password held by the environment
-//! variable PASSWORD_ENV; `--compat` speaks version 1, the OCaml library's.
+//! `--secure` it then hands the connection whole to a session
+//! (`client-over-tcp`, or, listening, `server-over-tcp`) and runs the Spoke
+//! handshake with the password held by the environment variable
+//! PASSWORD_ENV; `--compat` speaks version 1, the OCaml library's.
 //!
 //! Its whole data path is wiring streams: standard input's stream
 //! (`wasi:cli/stdin@0.3.0`) is handed to the connection's or the session's
@@ -106,7 +107,7 @@ async fn p3_cat() -> Result<(), String> {
         (connection, Role::Client)
     };
     if options.secure.enabled() {
-        secure(&connection, &options.secure, role).await
+        secure(connection, &options.secure, role).await
     } else {
         plain(&connection).await
     }
@@ -145,22 +146,11 @@ async fn plain(connection: &Connection) -> Result<(), String> {
     .map(drop)
 }
 
-/// The handshake over the connection, then standard input to the
-/// session's `send` and its `receive` to standard output.
-async fn secure(connection: &Connection, secure: &Secure, role: Role) -> Result<(), String> {
-    let (incoming, incoming_end) = connection.receive().await;
-    // The connection's future is written by the Spoke component itself.
-    // Given back to it as the session's `incoming-end`, it would be read
-    // and written inside one component instance, which the component model
-    // forbids for a payload that is not a number: wasmtime traps ("cannot
-    // read from and write to intra-component future/stream with non-numeric
-    // payload") as soon as the session reads it, at the end of the
-    // connection's bytes. So the session gets none (an end of `incoming`
-    // without a version-2 close marker is then `truncated`), and this
-    // component, another instance, watches how the connection's bytes
-    // ended: a reset or other failure is reported from there.
-    let (session, for_peer) = secure.session(role, incoming, None)?;
-    let transport = connection.send(for_peer).await;
+/// The handshake over the connection, which the session takes whole,
+/// then standard input to the session's `send` and its `receive` to
+/// standard output.
+async fn secure(connection: Connection, secure: &Secure, role: Role) -> Result<(), String> {
+    let session = secure.session_over_tcp(role, connection)?;
     session
         .handshake()
         .await
@@ -168,15 +158,13 @@ async fn secure(connection: &Connection, secure: &Secure, role: Role) -> Result<
     let (received, received_end) = session.receive().await;
     let printed = io::stdout(received);
     let (input, input_end) = io::stdin();
+    // Resolves once every record has reached the operating system.
     let sent = session.send(input).await;
     try_join!(
         direction("sending", sent),
         direction("receiving", received_end),
         stdio("writing standard output", printed),
         stdio("reading standard input", input_end),
-        // Every record reaches the operating system before the exit.
-        direction("sending", transport),
-        direction("receiving", incoming_end),
     )
     .map(drop)
 }

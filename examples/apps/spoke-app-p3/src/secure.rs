@@ -8,7 +8,8 @@
 
 use zeroize::Zeroizing;
 
-use crate::bindings::spoke::flow::spoke::{self, Identities, Session};
+use crate::bindings::spoke::flow::spoke::{self, Config, Identities, Session};
+use crate::bindings::spoke::flow::tcp::Connection;
 use crate::{Ending, StreamReader, io};
 
 /// How to secure a connection, from the command line.
@@ -105,6 +106,10 @@ impl Secure {
     /// peer are `incoming` (ending as `incoming_end` says); returns it and
     /// the stream for the peer, which the caller hands to the transport
     /// before it awaits the handshake.
+    ///
+    /// For a TCP connection of the Spoke component, use
+    /// [`session_over_tcp`](Self::session_over_tcp): the connection's own
+    /// `incoming_end` cannot be handed back to the component that wrote it.
     pub fn session(
         &self,
         role: Role,
@@ -112,14 +117,35 @@ impl Secure {
         incoming_end: Option<Ending>,
     ) -> Result<(Session, StreamReader<u8>), String> {
         let password = self.password()?;
-        let mut cfg = spoke::default_config();
-        if self.compat {
-            cfg.version = 1;
-        }
+        let cfg = self.config();
         let ids = self.identities();
         Ok(match role {
             Role::Client => Session::client(incoming, incoming_end, &ids, &password, cfg),
             Role::Server => Session::server(incoming, incoming_end, &ids, &password, cfg),
         })
+    }
+
+    /// Starts a session as `role` over a TCP `connection` of the Spoke
+    /// component, which the session takes whole: the records go between
+    /// the socket and the session inside that component, and a failure of
+    /// the socket is the session's error.
+    pub fn session_over_tcp(&self, role: Role, connection: Connection) -> Result<Session, String> {
+        let password = self.password()?;
+        let cfg = self.config();
+        let ids = self.identities();
+        Ok(match role {
+            Role::Client => Session::client_over_tcp(connection, &ids, &password, cfg),
+            Role::Server => Session::server_over_tcp(connection, &ids, &password, cfg),
+        })
+    }
+
+    /// The handshake's configuration: the default, at version 1 with
+    /// `--compat`.
+    fn config(&self) -> Config {
+        let mut cfg = spoke::default_config();
+        if self.compat {
+            cfg.version = 1;
+        }
+        cfg
     }
 }
