@@ -24,6 +24,8 @@ pub mod bindings {
 
 pub mod io;
 pub mod net;
+#[path = "../../spoke-app/src/options.rs"]
+pub mod options;
 pub mod secure;
 
 pub use bindings::exports::wasi::cli::run::Guest as Run;

@@ -1,6 +1,6 @@
-//! The `--secure`, `--identity` and `--compat` options (as the WASI 0.2
-//! applications have them), and starting a spoke session over a transport
-//! with what they ask for.
+//! Starting a spoke session over a transport with what the `--secure`,
+//! `--identity` and `--compat` options (parsed in `options.rs`, shared with
+//! the WASI 0.2 applications) ask for.
 //!
 //! The password comes from an environment variable named on the command
 //! line (a component has no terminal to prompt on). It is wiped from memory
@@ -12,75 +12,9 @@ use crate::bindings::spoke::flow::spoke::{self, Config, Identities, Session};
 use crate::bindings::spoke::flow::tcp::Connection;
 use crate::{Ending, StreamReader, io};
 
-/// How to secure a connection, from the command line.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Secure {
-    /// The environment variable that holds the password; `None` for a
-    /// plain connection.
-    pub password_env: Option<String>,
-    /// Client and server identities (default `spoke-client`,
-    /// `spoke-server`, as the `spoke` command).
-    pub identity: (String, String),
-    /// Speak version 1, the OCaml library's format.
-    pub compat: bool,
-}
-
-/// Which end of the handshake to run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// The connecting side.
-    Client,
-    /// The accepting side.
-    Server,
-}
+pub use crate::options::{Role, Secure};
 
 impl Secure {
-    /// Plain connections, default identities.
-    pub fn new() -> Self {
-        Self {
-            identity: ("spoke-client".into(), "spoke-server".into()),
-            ..Self::default()
-        }
-    }
-
-    /// Takes `arg` (and its value from `rest`) if it is one of these
-    /// options; `Ok(false)` if it is not.
-    pub fn parse(
-        &mut self,
-        arg: &str,
-        rest: &mut impl Iterator<Item = String>,
-    ) -> Result<bool, String> {
-        match arg {
-            "--secure" => {
-                self.password_env = Some(
-                    rest.next()
-                        .ok_or("--secure takes the name of an environment variable")?,
-                );
-            }
-            "--identity" => {
-                let pair = rest.next().ok_or("--identity takes CLIENT,SERVER")?;
-                match pair.split_once(',') {
-                    Some((c, s)) if !c.is_empty() && !s.is_empty() && !s.contains(',') => {
-                        self.identity = (c.to_string(), s.to_string());
-                    }
-                    _ => {
-                        return Err(format!(
-                            "--identity takes CLIENT,SERVER (two names and one comma), not {pair:?}"
-                        ));
-                    }
-                }
-            }
-            "--compat" => self.compat = true,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-
-    /// Whether connections are to be secured.
-    pub fn enabled(&self) -> bool {
-        self.password_env.is_some()
-    }
-
     /// The password from the environment variable `--secure` named.
     pub fn password(&self) -> Result<Zeroizing<Vec<u8>>, String> {
         let var = self

@@ -24,6 +24,7 @@ pub mod bindings {
 
 pub mod io;
 pub mod net;
+pub mod options;
 pub mod secure;
 
 pub use bindings::spoke::flow::types::{Error, Flow, ShutdownMode, WriteError};
