@@ -124,6 +124,7 @@
 mod bindings;
 mod command;
 mod error;
+pub mod guard;
 mod handle;
 mod instance;
 mod limits;
