@@ -65,6 +65,7 @@ use bindings::exports::spoke::flow::types::{
     self, Error, Flow, FlowBorrow, ShutdownMode, WriteError,
 };
 use spoke_protocol::Role;
+use wasip2::clocks::monotonic_clock;
 use wasip2::io::poll::Pollable;
 use wasip2::io::streams::{InputStream, OutputStream};
 use wasip2::sockets::network::IpSocketAddress;
@@ -212,6 +213,28 @@ impl spoke_api::Guest for Component {
         layer(Role::Server, underlying, ids, password, cfg)
     }
 
+    fn client_within(
+        underlying: Flow,
+        ids: Identities,
+        password: Vec<u8>,
+        cfg: Config,
+        timeout: u64,
+    ) -> Result<Flow, HandshakeError> {
+        let deadline = Some(monotonic_clock::now().saturating_add(timeout));
+        layer_by(Role::Client, underlying, ids, password, cfg, deadline)
+    }
+
+    fn server_within(
+        underlying: Flow,
+        ids: Identities,
+        password: Vec<u8>,
+        cfg: Config,
+        timeout: u64,
+    ) -> Result<Flow, HandshakeError> {
+        let deadline = Some(monotonic_clock::now().saturating_add(timeout));
+        layer_by(Role::Server, underlying, ids, password, cfg, deadline)
+    }
+
     fn handshake_error_message(e: HandshakeError) -> String {
         contract::handshake_error_message(&e)
     }
@@ -229,13 +252,26 @@ fn layer(
     password: Vec<u8>,
     cfg: Config,
 ) -> Result<Flow, HandshakeError> {
+    layer_by(role, underlying, ids, password, cfg, None)
+}
+
+/// [`layer`], failing with `timed-out` if the handshake is not done by
+/// `deadline` (a monotonic-clock instant).
+fn layer_by(
+    role: Role,
+    underlying: Flow,
+    ids: Identities,
+    password: Vec<u8>,
+    cfg: Config,
+    deadline: Option<u64>,
+) -> Result<Flow, HandshakeError> {
     let password = zeroize::Zeroizing::new(password);
     let conn = underlying
         .get::<FlowResource>()
         .take()
         .map_err(HandshakeError::Flow)?;
     drop(underlying);
-    let flow = secure::handshake(role, conn, ids, &password, cfg)?;
+    let flow = secure::handshake(role, conn, ids, &password, cfg, deadline)?;
     Ok(Flow::new(FlowResource::new(flow)))
 }
 

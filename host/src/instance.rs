@@ -10,6 +10,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use wasmtime::Store;
@@ -455,7 +456,7 @@ impl Instance {
         password: &[u8],
         cfg: &SpokeConfig,
     ) -> Result<Flow, HandshakeError> {
-        self.handshake(true, under, ids, password, cfg).await
+        self.handshake(true, under, ids, password, cfg, None).await
     }
 
     /// Runs the server side of the handshake over `under`; see
@@ -467,7 +468,39 @@ impl Instance {
         password: &[u8],
         cfg: &SpokeConfig,
     ) -> Result<Flow, HandshakeError> {
-        self.handshake(false, under, ids, password, cfg).await
+        self.handshake(false, under, ids, password, cfg, None).await
+    }
+
+    /// [`Instance::spoke_client`] with a deadline: a handshake that has not
+    /// finished `timeout` after the call fails with
+    /// `HandshakeError::Flow(FlowError::TimedOut)` and `under` is closed.
+    /// The component enforces the deadline itself, so the instance stays
+    /// usable (dropping a handshake's future half-way would not leave it so).
+    pub async fn spoke_client_within(
+        &mut self,
+        under: Flow,
+        ids: (&str, &str),
+        password: &[u8],
+        cfg: &SpokeConfig,
+        timeout: Duration,
+    ) -> Result<Flow, HandshakeError> {
+        self.handshake(true, under, ids, password, cfg, Some(timeout))
+            .await
+    }
+
+    /// [`Instance::spoke_server`] with a deadline; see
+    /// [`Instance::spoke_client_within`]. A client that connects and says
+    /// nothing, or one byte at a time, is dropped at the deadline.
+    pub async fn spoke_server_within(
+        &mut self,
+        under: Flow,
+        ids: (&str, &str),
+        password: &[u8],
+        cfg: &SpokeConfig,
+        timeout: Duration,
+    ) -> Result<Flow, HandshakeError> {
+        self.handshake(false, under, ids, password, cfg, Some(timeout))
+            .await
     }
 
     async fn handshake(
@@ -477,6 +510,7 @@ impl Instance {
         ids: (&str, &str),
         password: &[u8],
         cfg: &SpokeConfig,
+        timeout: Option<Duration>,
     ) -> Result<Flow, HandshakeError> {
         let r = self.own(&under.0)?;
         let _ = under.0.take();
@@ -487,9 +521,19 @@ impl Instance {
         let f = self
             .call(async |c, store| {
                 let api = c.spoke_flow_spoke();
-                match client {
-                    true => api.call_client(store, r, &ids, password, *cfg).await,
-                    false => api.call_server(store, r, &ids, password, *cfg).await,
+                // The component's deadline is in nanoseconds.
+                let within = timeout.map(|t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX));
+                match (client, within) {
+                    (true, None) => api.call_client(store, r, &ids, password, *cfg).await,
+                    (false, None) => api.call_server(store, r, &ids, password, *cfg).await,
+                    (true, Some(t)) => {
+                        api.call_client_within(store, r, &ids, password, *cfg, t)
+                            .await
+                    }
+                    (false, Some(t)) => {
+                        api.call_server_within(store, r, &ids, password, *cfg, t)
+                            .await
+                    }
                 }
             })
             .await??;
