@@ -27,11 +27,14 @@
 use std::fmt;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncWriteExt, BufReader, ReadBuf};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -39,6 +42,7 @@ use zeroize::Zeroizing;
 
 use crate::bindings::exports::spoke::flow::spoke::Config as SpokeConfig;
 use crate::error::{CopyError, FlowError, HandshakeError};
+use crate::guard::{Admission, Guard, GuardConfig, Refusal};
 use crate::handle::Flow;
 use crate::instance::Instance;
 use crate::policy::NetworkPolicy;
@@ -97,7 +101,10 @@ pub struct TunnelConfig {
     identities: (String, String),
     handshake: SpokeConfig,
     handshake_timeout: Duration,
+    idle_timeout: Option<Duration>,
     max_connections: usize,
+    max_handshakes: usize,
+    guard: Option<GuardConfig>,
     reporter: Reporter,
 }
 
@@ -109,7 +116,10 @@ impl fmt::Debug for TunnelConfig {
             .field("identities", &self.identities)
             .field("handshake", &self.handshake)
             .field("handshake_timeout", &self.handshake_timeout)
+            .field("idle_timeout", &self.idle_timeout)
             .field("max_connections", &self.max_connections)
+            .field("max_handshakes", &self.max_handshakes)
+            .field("guard", &self.guard)
             .finish_non_exhaustive()
     }
 }
@@ -119,16 +129,21 @@ impl TunnelConfig {
     /// the exit, for an exit the target; the addresses are tried in order),
     /// secured by `password`. The defaults: identities
     /// `("spoke-client", "spoke-server")`, the component's default handshake
-    /// configuration, a 30 s handshake timeout, at most 1024 connections at
-    /// once, and failures reported as one line on stderr.
+    /// configuration, a 5 s handshake timeout, no idle timeout, at most 1024
+    /// connections and 64 handshakes at once, an exit's failed handshakes
+    /// limited by [`GuardConfig::service`], and failures reported as one
+    /// line on stderr.
     pub fn new(next_hop: impl IntoIterator<Item = SocketAddr>, password: &[u8]) -> Self {
         Self {
             next_hop: next_hop.into_iter().collect(),
             password: Arc::new(Zeroizing::new(password.to_vec())),
             identities: ("spoke-client".into(), "spoke-server".into()),
             handshake: SpokeConfig::default(),
-            handshake_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(5),
+            idle_timeout: None,
             max_connections: 1024,
+            max_handshakes: 64,
+            guard: Some(GuardConfig::service()),
             reporter: Arc::new(|report: &Report| {
                 if report.failure.is_some() {
                     eprintln!("spoke tunnel: {report}");
@@ -152,10 +167,18 @@ impl TunnelConfig {
         self
     }
 
-    /// How long a connection's handshake may take before the connection is
-    /// dropped (so that silent peers cannot hold instances forever).
+    /// How long a connection may take from being accepted to the end of
+    /// its handshake (waiting for a handshake slot included) before it is
+    /// dropped, so that silent or slow peers cannot hold instances.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Drops a tunnelled connection once no byte has moved either way for
+    /// `timeout` (`None`, the default: never).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
         self
     }
 
@@ -163,6 +186,22 @@ impl TunnelConfig {
     /// the listener's backlog. At least 1.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.max_connections = n.max(1);
+        self
+    }
+
+    /// How many handshakes may run at once (each costs a PBKDF2 and a few
+    /// scalar multiplications); further connections wait for a slot, within
+    /// their handshake timeout. At least 1.
+    pub fn max_handshakes(mut self, n: usize) -> Self {
+        self.max_handshakes = n.max(1);
+        self
+    }
+
+    /// How an exit limits failed handshakes (see [`crate::guard`]), or
+    /// `None` for no limit. An entrance runs no server handshakes and
+    /// ignores it.
+    pub fn guard(mut self, guard: Option<GuardConfig>) -> Self {
+        self.guard = guard;
         self
     }
 
@@ -232,6 +271,15 @@ pub enum Failure {
     Handshake(HandshakeError),
     /// The handshake did not finish within the configured timeout.
     HandshakeTimeout,
+    /// Refused without a handshake: the exit's limit of failed handshakes
+    /// is reached.
+    Refused(Refusal),
+    /// Refused without a handshake: its source failed handshakes recently
+    /// and may start the next one only after this long, longer than the
+    /// handshake timeout.
+    SourceDelayed(Duration),
+    /// No byte moved either way for the configured idle timeout.
+    Idle(Duration),
     /// A direction of the transfer ended with an error rather than an
     /// end-of-stream (forward is the accepted connection to the next hop).
     Transfer {
@@ -249,6 +297,13 @@ impl fmt::Display for Failure {
             Failure::Connect(e) => write!(f, "connecting to the next hop: {e}"),
             Failure::Handshake(e) => write!(f, "handshake failed: {e}"),
             Failure::HandshakeTimeout => f.write_str("handshake timed out"),
+            Failure::Refused(why) => write!(f, "refused: {why}"),
+            Failure::SourceDelayed(wait) => write!(
+                f,
+                "refused: its address failed handshakes recently and may retry in {} s",
+                wait.as_secs().max(1)
+            ),
+            Failure::Idle(after) => write!(f, "idle for {} s, dropped", after.as_secs()),
             Failure::Transfer { forward, backward } => {
                 f.write_str("transfer failed:")?;
                 if let Some(e) = forward {
@@ -353,6 +408,13 @@ async fn run(
 ) {
     let config = Arc::new(config);
     let slots = Arc::new(Semaphore::new(config.max_connections));
+    let shared = Arc::new(Shared {
+        guard: match side {
+            Side::Exit => config.guard.clone().map(|g| Mutex::new(Guard::new(g))),
+            Side::Entrance => None,
+        },
+        handshakes: Semaphore::new(config.max_handshakes),
+    });
     let mut connections = JoinSet::new();
     let mut number = 0u64;
     tokio::pin!(stop);
@@ -379,14 +441,53 @@ async fn run(
             }
         };
         number += 1;
-        let (spoke, config, n) = (spoke.clone(), config.clone(), number);
+        let (spoke, config, shared, n) = (spoke.clone(), config.clone(), shared.clone(), number);
         connections.spawn(async move {
-            let report = serve(side, &spoke, stream, peer, &config, n).await;
+            let report = serve(side, &spoke, stream, peer, &config, &shared, n).await;
             (config.reporter)(&report);
             drop(permit);
         });
     }
     connections.shutdown().await;
+}
+
+/// What the connections of one tunnel end share: the failed-handshake
+/// bookkeeping (an exit's) and the handshake slots.
+struct Shared {
+    guard: Option<Mutex<Guard>>,
+    handshakes: Semaphore,
+}
+
+impl Shared {
+    /// Waits until a connection from `peer` may start its handshake, by
+    /// `deadline` at the latest; or says why it is refused.
+    async fn admit(&self, peer: SocketAddr, deadline: Instant) -> Result<(), Failure> {
+        let Some(guard) = &self.guard else {
+            return Ok(());
+        };
+        loop {
+            let now = Instant::now();
+            let admission = guard
+                .lock()
+                .map_or(Admission::Now, |mut g| g.admit(peer.ip(), now));
+            match admission {
+                Admission::Now => return Ok(()),
+                Admission::After(wait) if now + wait <= deadline => tokio::time::sleep(wait).await,
+                Admission::After(wait) => return Err(Failure::SourceDelayed(wait)),
+                Admission::Refuse(why) => return Err(Failure::Refused(why)),
+            }
+        }
+    }
+
+    /// Records how a handshake from `peer` ended.
+    fn handshake_ended(&self, peer: SocketAddr, ok: bool) {
+        if let Some(Ok(mut guard)) = self.guard.as_ref().map(Mutex::lock) {
+            match ok {
+                true => guard.succeeded(peer.ip()),
+                false => drop(guard.failed(peer.ip(), Instant::now())),
+            }
+        }
+    }
 }
 
 /// What the instance side of one connection came to.
@@ -413,19 +514,31 @@ async fn serve(
     inbound: TcpStream,
     peer: SocketAddr,
     config: &TunnelConfig,
+    shared: &Shared,
     connection: u64,
 ) -> Report {
     let start = Instant::now();
-    let carried = match relay_into_instance(spoke, inbound, config).await {
-        Ok((instance, relay_flow, relay_stream, inbound)) => {
-            splice_while(
-                inbound,
-                relay_stream,
-                carry(side, instance, relay_flow, config),
-            )
-            .await
-        }
-        Err(failure) => Carried::failed(failure),
+    let deadline = start + config.handshake_timeout;
+    let admitted = shared.admit(peer, deadline).await;
+    let carried = match admitted {
+        Err(refused) => Carried::failed(refused),
+        Ok(()) => match relay_into_instance(spoke, inbound, config).await {
+            Ok((instance, relay_flow, relay_stream, inbound)) => {
+                let handshake = Handshake {
+                    shared,
+                    peer,
+                    deadline,
+                };
+                splice_while(
+                    inbound,
+                    relay_stream,
+                    config.idle_timeout,
+                    carry(side, instance, relay_flow, config, handshake),
+                )
+                .await
+            }
+            Err(failure) => Carried::failed(failure),
+        },
     };
     Report {
         connection,
@@ -499,22 +612,34 @@ fn same_address(a: SocketAddr, b: SocketAddr) -> bool {
 /// still delivered (for up to [`LINGER`]), and what the client still sends
 /// is read and dropped for up to [`DRAIN`], so that closing does not reset
 /// a connection whose last bytes are still on their way to the client.
+/// With an `idle` timeout, the connection is dropped (instance and all)
+/// once no byte has crossed the splice either way for that long: every
+/// byte of a tunnelled connection crosses it.
 async fn splice_while(
     inbound: TcpStream,
     relay: TcpStream,
+    idle: Option<Duration>,
     work: impl Future<Output = Carried>,
 ) -> Carried {
+    let activity = Arc::new(Activity::new());
     let (in_read, in_write) = inbound.into_split();
     let (relay_read, relay_write) = relay.into_split();
-    let to_instance = pipe(in_read, relay_write);
-    let from_instance = pipe(relay_read, in_write);
-    tokio::pin!(work, to_instance, from_instance);
+    let to_instance = pipe(Marking::new(in_read, &activity), relay_write);
+    let from_instance = pipe(Marking::new(relay_read, &activity), in_write);
+    let idle_out = async {
+        match idle {
+            Some(limit) => activity.until_idle(limit).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(work, to_instance, from_instance, idle_out);
     let (mut to_done, mut from_done) = (false, false);
     let carried = loop {
         tokio::select! {
             carried = &mut work => break carried,
             _ = &mut to_instance, if !to_done => to_done = true,
             _ = &mut from_instance, if !from_done => from_done = true,
+            limit = &mut idle_out => return Carried::failed(Failure::Idle(limit)),
         }
     };
     if !from_done {
@@ -526,10 +651,73 @@ async fn splice_while(
     carried
 }
 
+/// When a byte last crossed a connection's splice, either way.
+struct Activity {
+    start: Instant,
+    /// Milliseconds from `start` to the last read that returned bytes.
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn mark(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Completes (with `limit`) once nothing has moved for `limit`.
+    async fn until_idle(&self, limit: Duration) -> Duration {
+        loop {
+            let last = self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+            let due = last + limit;
+            if Instant::now() >= due {
+                return limit;
+            }
+            tokio::time::sleep_until(due.into()).await;
+        }
+    }
+}
+
+/// A reader that marks an [`Activity`] whenever it returns bytes.
+struct Marking<R> {
+    inner: R,
+    activity: Arc<Activity>,
+}
+
+impl<R> Marking<R> {
+    fn new(inner: R, activity: &Arc<Activity>) -> Self {
+        Self {
+            inner,
+            activity: activity.clone(),
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Marking<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.mark();
+        }
+        polled
+    }
+}
+
 /// Copies `from` to `to` until `from` ends or fails, then shuts `to`'s
 /// write side so the end is passed on. If `to` fails first, keeps reading
 /// `from` (dropping the bytes) until it ends.
-async fn pipe(from: OwnedReadHalf, mut to: OwnedWriteHalf) {
+async fn pipe(from: impl AsyncRead + Unpin, mut to: OwnedWriteHalf) {
     let mut from = BufReader::with_capacity(SPLICE_BUFFER, from);
     if let Err(e) = tokio::io::copy_buf(&mut from, &mut to).await
         && e.kind() != std::io::ErrorKind::UnexpectedEof
@@ -539,31 +727,80 @@ async fn pipe(from: OwnedReadHalf, mut to: OwnedWriteHalf) {
     let _ = to.shutdown().await;
 }
 
+/// What a connection's handshake needs from its tunnel end.
+struct Handshake<'a> {
+    shared: &'a Shared,
+    peer: SocketAddr,
+    /// When the handshake must be over (accepted + the handshake timeout).
+    deadline: Instant,
+}
+
+impl Handshake<'_> {
+    /// Runs `role`'s handshake over `under` in one of the end's handshake
+    /// slots, by the deadline, and records how it ended.
+    async fn run(
+        &self,
+        instance: &mut Instance,
+        under: Flow,
+        client: bool,
+        config: &TunnelConfig,
+    ) -> Result<Flow, Failure> {
+        let ids = (config.identities.0.as_str(), config.identities.1.as_str());
+        let password: &[u8] = &config.password;
+        let slot =
+            tokio::time::timeout_at(self.deadline.into(), self.shared.handshakes.acquire()).await;
+        let Ok(Ok(_slot)) = slot else {
+            instance.close(under).await;
+            self.shared.handshake_ended(self.peer, false);
+            return Err(Failure::HandshakeTimeout);
+        };
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let cfg = &config.handshake;
+        let secured = match client {
+            true => {
+                instance
+                    .spoke_client_within(under, ids, password, cfg, left)
+                    .await
+            }
+            false => {
+                instance
+                    .spoke_server_within(under, ids, password, cfg, left)
+                    .await
+            }
+        };
+        self.shared.handshake_ended(self.peer, secured.is_ok());
+        secured.map_err(|e| match e {
+            HandshakeError::Flow(FlowError::TimedOut) => Failure::HandshakeTimeout,
+            e => Failure::Handshake(e),
+        })
+    }
+}
+
 /// The instance side of one connection: the handshake on the encrypted
 /// side, the connection to the next hop, and the in-guest proxy between
 /// them. Consumes the instance, so its sockets are closed when it returns.
-async fn carry(side: Side, mut instance: Instance, relay: Flow, config: &TunnelConfig) -> Carried {
-    let ids = (config.identities.0.as_str(), config.identities.1.as_str());
-    let password: &[u8] = &config.password;
+async fn carry(
+    side: Side,
+    mut instance: Instance,
+    relay: Flow,
+    config: &TunnelConfig,
+    handshake: Handshake<'_>,
+) -> Carried {
     let (inner, outer) = match side {
         Side::Entrance => {
             let remote = match connect_any(&mut instance, &config.next_hop).await {
                 Ok(f) => f,
                 Err(e) => return Carried::failed(Failure::Connect(e)),
             };
-            let handshake = instance.spoke_client(remote, ids, password, &config.handshake);
-            match tokio::time::timeout(config.handshake_timeout, handshake).await {
-                Ok(Ok(secure)) => (relay, secure),
-                Ok(Err(e)) => return Carried::failed(Failure::Handshake(e)),
-                Err(_) => return Carried::failed(Failure::HandshakeTimeout),
+            match handshake.run(&mut instance, remote, true, config).await {
+                Ok(secure) => (relay, secure),
+                Err(failure) => return Carried::failed(failure),
             }
         }
         Side::Exit => {
-            let handshake = instance.spoke_server(relay, ids, password, &config.handshake);
-            let secure = match tokio::time::timeout(config.handshake_timeout, handshake).await {
-                Ok(Ok(secure)) => secure,
-                Ok(Err(e)) => return Carried::failed(Failure::Handshake(e)),
-                Err(_) => return Carried::failed(Failure::HandshakeTimeout),
+            let secure = match handshake.run(&mut instance, relay, false, config).await {
+                Ok(secure) => secure,
+                Err(failure) => return Carried::failed(failure),
             };
             match connect_any(&mut instance, &config.next_hop).await {
                 Ok(target) => (secure, target),
