@@ -2,8 +2,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use spoke_host::guard::GuardConfig;
 
 /// Spoke: plain and password-secured flows between WebAssembly components,
 /// run by the Spoke component under wasmtime with a deny-by-default network
@@ -108,6 +110,9 @@ pub enum Command {
         /// Server options (used by the exit).
         #[command(flatten)]
         server: ServerArgs,
+        /// Connection options.
+        #[command(flatten)]
+        connections: TunnelArgs,
     },
     /// Run a command component (one that exports `wasi:cli/run`, such as
     /// an application composed with the Spoke component) under a
@@ -235,6 +240,71 @@ pub struct ServerArgs {
     /// The PBKDF2 iteration count clients must run.
     #[arg(long, default_value_t = 16)]
     pub iterations: u64,
+    /// How long a peer has, from connecting, to finish the handshake before
+    /// it is dropped: seconds, or a number with ms, s, m or h.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub handshake_timeout: Duration,
+    /// How many failed handshakes the server takes: in total for `listen`
+    /// and `recv` (default 10; the server then stops), per hour for `tunnel
+    /// --serve` (default 60; handshakes then pause until the oldest failure
+    /// is an hour old). Each failed handshake is at most one password guess.
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<u32>,
+    /// How long an address that failed a handshake must wait before its
+    /// next one; it doubles with every further failure in a row, up to 5
+    /// minutes (10 for a tunnel), and a success resets it. 0 turns it off.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub failure_delay: Duration,
+}
+
+impl ServerArgs {
+    /// The failed-handshake limits for these options, starting from
+    /// `base` (the command's kind of server).
+    pub fn guard(&self, base: GuardConfig) -> GuardConfig {
+        GuardConfig {
+            max_failures: self.max_failures.unwrap_or(base.max_failures),
+            delay: self.failure_delay,
+            ..base
+        }
+    }
+}
+
+/// Options of a tunnel's connections.
+#[derive(Args, Debug, Clone)]
+pub struct TunnelArgs {
+    /// Drop a tunnelled connection when no byte has moved either way for
+    /// this long (default: never): seconds, or a number with ms, s, m or h.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// How many connections are tunnelled at once; more wait in the
+    /// listen backlog until one ends.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// How many handshakes run at once; more wait for a slot, within their
+    /// handshake timeout.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_handshakes: usize,
+}
+
+/// A duration on the command line: seconds (`5`, `2.5`), or a number with
+/// a unit (`500ms`, `5s`, `2m`, `1h`).
+pub fn parse_duration(arg: &str) -> Result<Duration, String> {
+    let arg = arg.trim();
+    let split = arg
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(arg.len());
+    let (number, unit) = arg.split_at(split);
+    let scale = match unit.trim() {
+        "" | "s" => 1.0,
+        "ms" => 1e-3,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => return Err(format!("unknown unit {other:?}: use ms, s, m or h")),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{arg:?} is not a duration such as 5, 2.5s or 500ms"))?;
+    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("{arg:?}: {e}"))
 }
 
 #[cfg(test)]
@@ -261,5 +331,18 @@ mod tests {
         assert_eq!(args(",").identities().unwrap(), ("".into(), "".into()));
         assert!(args("alice").identities().is_err());
         assert!(args("a,b,c").identities().is_err());
+    }
+
+    #[test]
+    fn durations_are_seconds_or_a_number_with_a_unit() {
+        let ms = |arg: &str| parse_duration(arg).map(|d| d.as_millis());
+        assert_eq!(ms("5"), Ok(5000));
+        assert_eq!(ms("2.5s"), Ok(2500));
+        assert_eq!(ms("500ms"), Ok(500));
+        assert_eq!(ms("2m"), Ok(120_000));
+        assert_eq!(ms("1h"), Ok(3_600_000));
+        assert!(parse_duration("5 days").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("-1").is_err());
     }
 }

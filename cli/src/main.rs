@@ -25,7 +25,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
 use clap::Parser;
-use spoke_host::{Instance, NetworkPolicy};
+use spoke_host::{Instance, Listener, NetworkPolicy};
 use zeroize::Zeroizing;
 
 use cli::{Cli, Command, PasswordArgs, SecureArgs, ServerArgs};
@@ -125,6 +125,7 @@ async fn run(command: Command) -> Result<ExitCode> {
             target,
             password,
             server,
+            connections,
         } => {
             let side = match (listen, to, serve, target) {
                 (Some(listen), Some(to), None, None) => tunnel::Side::Entrance { listen, to },
@@ -133,7 +134,7 @@ async fn run(command: Command) -> Result<ExitCode> {
                     "give either --listen ADDR:PORT --to HOST:PORT or --serve ADDR:PORT --target HOST:PORT"
                 ),
             };
-            tunnel::run(side, &password, &server).await
+            tunnel::run(side, &password, &server, &connections).await
         }
         Command::Simulate {
             file,
@@ -177,14 +178,14 @@ async fn listen(
     server: &ServerArgs,
 ) -> Result<()> {
     let password = optional_password(secure)?;
-    let (mut instance, flow) = accept_one(address).await?;
-    let flow = match &password {
+    let flow_of = async |instance: &mut Instance, listener: &Listener, bound| match &password {
         Some(pw) => {
-            let (args, role) = (&secure.password, Role::Server);
-            session::upgrade(&mut instance, flow, role, args, Some(server), pw).await?
+            let args = &secure.password;
+            session::accept_secure(instance, listener, bound, args, server, pw).await
         }
-        None => flow,
+        None => accept(instance, listener, bound).await,
     };
+    let (mut instance, flow) = serve_one(address, flow_of).await?;
     let result = if echo {
         netcat::echo(&mut instance, &flow).await.map(drop)
     } else {
@@ -231,9 +232,10 @@ async fn recv(
     server: &ServerArgs,
 ) -> Result<()> {
     let pw = password::obtain(password.password_file.as_deref(), false)?;
-    let (mut instance, flow) = accept_one(listen).await?;
-    let role = Role::Server;
-    let flow = session::upgrade(&mut instance, flow, role, password, Some(server), &pw).await?;
+    let flow_of = async |instance: &mut Instance, listener: &Listener, bound| {
+        session::accept_secure(instance, listener, bound, password, server, &pw).await
+    };
+    let (mut instance, flow) = serve_one(listen, flow_of).await?;
     let ciphers = session::describe_ciphers(&mut instance, &flow).await;
     let received = transfer::recv(&mut instance, &flow, output).await;
     instance.close(flow).await;
@@ -284,14 +286,27 @@ async fn dial(target: &str) -> Result<(Instance, spoke_host::Flow)> {
     Ok((instance, flow))
 }
 
-/// Listens on `address` (the only address the policy allows) and accepts one peer.
-async fn accept_one(address: SocketAddr) -> Result<(Instance, spoke_host::Flow)> {
+/// Listens on `address` (the only address the policy allows) until
+/// `flow_of` has the flow of the one peer it serves, then stops listening.
+async fn serve_one(
+    address: SocketAddr,
+    flow_of: impl AsyncFnOnce(&mut Instance, &Listener, SocketAddr) -> Result<spoke_host::Flow>,
+) -> Result<(Instance, spoke_host::Flow)> {
     let (mut instance, listener, bound) = session::listen_on(&session::load()?, address).await?;
     eprintln!("spoke: listening on {bound}");
-    let flow = instance
-        .accept(&listener)
-        .await
-        .map_err(|e| anyhow!("accepting on {bound}: {e}"))?;
+    let flow = flow_of(&mut instance, &listener, bound).await?;
     instance.close_listener(listener).await;
     Ok((instance, flow))
+}
+
+/// The first peer accepted on `listener`, plain.
+async fn accept(
+    instance: &mut Instance,
+    listener: &Listener,
+    bound: SocketAddr,
+) -> Result<spoke_host::Flow> {
+    instance
+        .accept(listener)
+        .await
+        .map_err(|e| anyhow!("accepting on {bound}: {e}"))
 }

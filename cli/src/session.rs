@@ -4,9 +4,10 @@
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result, anyhow, bail};
+use spoke_host::guard::{Admission, Guard, GuardConfig};
 use spoke_host::{
-    Cipher, Flow, HandshakeError, Instance, Listener, NetworkPolicy, Role, Spoke, SpokeConfig,
-    SpokeP3,
+    Cipher, Flow, FlowError, HandshakeError, Instance, Listener, NetworkPolicy, Role, Spoke,
+    SpokeConfig, SpokeP3,
 };
 use zeroize::Zeroizing;
 
@@ -159,6 +160,13 @@ pub fn hint(e: &HandshakeError, role: Role) -> &'static str {
         (HandshakeError::EndOfInput, Role::Server) => {
             " (the client hung up: most often it has a different password or --identity pair)"
         }
+        (HandshakeError::EndOfInput, Role::Client) => {
+            " (the server hung up: a different password or --identity pair, or it refuses this \
+             address for a while after failed handshakes)"
+        }
+        (HandshakeError::Flow(FlowError::TimedOut), _) => {
+            " (the peer did not finish the handshake in time)"
+        }
         (HandshakeError::VersionMismatch { .. }, _) => {
             " (use --compat on both ends, or on neither)"
         }
@@ -177,6 +185,72 @@ pub async fn upgrade(
 ) -> Result<Flow> {
     let cfg = config(args, server)?;
     secure(instance, flow, role, args, password, &cfg).await
+}
+
+/// Accepts peers on `listener` until one completes the server handshake,
+/// and returns its encrypted flow. A peer whose handshake fails or times
+/// out costs one line on stderr; an address that failed recently waits
+/// before its next handshake, or is turned away if that wait is longer
+/// than the handshake timeout; and once the server has had as many failed
+/// handshakes as `server` allows, it stops with an error rather than let
+/// anyone go on guessing the password.
+pub async fn accept_secure(
+    instance: &mut Instance,
+    listener: &Listener,
+    bound: SocketAddr,
+    args: &PasswordArgs,
+    server: &ServerArgs,
+    password: &Zeroizing<Vec<u8>>,
+) -> Result<Flow> {
+    let cfg = config(args, Some(server))?;
+    let (client, server_id) = args.identities()?;
+    let ids = (client.as_str(), server_id.as_str());
+    let timeout = server.handshake_timeout;
+    let mut guard = Guard::new(server.guard(GuardConfig::one_peer()));
+    loop {
+        let flow = instance
+            .accept(listener)
+            .await
+            .map_err(|e| anyhow!("accepting on {bound}: {e}"))?;
+        let peer = instance
+            .remote_address(&flow)
+            .await
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        match guard.admit(peer.ip(), std::time::Instant::now()) {
+            Admission::Now => {}
+            Admission::After(wait) if wait <= timeout => tokio::time::sleep(wait).await,
+            Admission::After(wait) => {
+                eprintln!(
+                    "spoke: {peer}: refused: its address failed handshakes recently and may \
+                     retry in {} s",
+                    wait.as_secs().max(1)
+                );
+                instance.close(flow).await;
+                continue;
+            }
+            Admission::Refuse(why) => bail!("stopping: {why}"),
+        }
+        match instance
+            .spoke_server_within(flow, ids, password, &cfg, timeout)
+            .await
+        {
+            Ok(secure) => {
+                guard.succeeded(peer.ip());
+                return Ok(secure);
+            }
+            Err(HandshakeError::Flow(FlowError::TimedOut)) => eprintln!(
+                "spoke: {peer}: handshake timed out after {:.1} s",
+                timeout.as_secs_f64()
+            ),
+            Err(e) => eprintln!(
+                "spoke: {peer}: handshake failed: {e}{}",
+                hint(&e, Role::Server)
+            ),
+        }
+        if let Some(why) = guard.failed(peer.ip(), std::time::Instant::now()) {
+            bail!("stopping: {why}");
+        }
+    }
 }
 
 /// A new instance whose policy allows listening on `address` and nothing

@@ -6,10 +6,11 @@
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
+use spoke_host::guard::GuardConfig;
 use spoke_host::tunnel::{self, TunnelConfig};
 use tokio::net::TcpListener;
 
-use crate::cli::{PasswordArgs, ServerArgs};
+use crate::cli::{PasswordArgs, ServerArgs, TunnelArgs};
 use crate::password;
 use crate::session::{self, Target};
 
@@ -33,7 +34,12 @@ pub enum Side {
 
 /// Runs one tunnel end until Ctrl-C. Each failed connection is one line on
 /// stderr with its number; none of them stops the tunnel.
-pub async fn run(side: Side, password: &PasswordArgs, server: &ServerArgs) -> Result<()> {
+pub async fn run(
+    side: Side,
+    password: &PasswordArgs,
+    server: &ServerArgs,
+    connections: &TunnelArgs,
+) -> Result<()> {
     let pw = password::obtain(password.password_file.as_deref(), false)?;
     let (kind, local, next) = match &side {
         Side::Entrance { listen, to } => (tunnel::Side::Entrance, *listen, to.as_str()),
@@ -52,7 +58,12 @@ pub async fn run(side: Side, password: &PasswordArgs, server: &ServerArgs) -> Re
     let bound = listener.local_addr().context("the listening address")?;
     let config = TunnelConfig::new(next.addresses.iter().copied(), &pw)
         .identities(&client, &server_id)
-        .handshake(handshake);
+        .handshake(handshake)
+        .handshake_timeout(server.handshake_timeout)
+        .idle_timeout(connections.idle_timeout)
+        .max_connections(connections.max_connections)
+        .max_handshakes(connections.max_handshakes)
+        .guard(Some(server.guard(GuardConfig::service())));
     drop(pw);
     eprintln!(
         "spoke: tunnel {kind} listening on {bound}, carrying connections to {}:{}",
