@@ -223,7 +223,7 @@ pub async fn accept_secure(
                 eprintln!(
                     "spoke: {peer}: refused: its address failed handshakes recently and may \
                      retry in {} s",
-                    wait.as_secs().max(1)
+                    spoke_host::guard::whole_seconds(wait)
                 );
                 instance.close(flow).await;
                 continue;

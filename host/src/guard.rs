@@ -125,10 +125,16 @@ impl fmt::Display for Refusal {
                 f,
                 "the limit of {failures} failed handshakes in a period is reached: handshakes \
                  resume in {} s",
-                after.as_secs().max(1)
+                whole_seconds(*after)
             ),
         }
     }
+}
+
+/// `d` in whole seconds, rounded up (at least 1): how long to tell a
+/// peer or a user to wait.
+pub fn whole_seconds(d: Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
 }
 
 /// What one source has done lately.

@@ -301,7 +301,7 @@ impl fmt::Display for Failure {
             Failure::SourceDelayed(wait) => write!(
                 f,
                 "refused: its address failed handshakes recently and may retry in {} s",
-                wait.as_secs().max(1)
+                crate::guard::whole_seconds(*wait)
             ),
             Failure::Idle(after) => write!(f, "idle for {} s, dropped", after.as_secs()),
             Failure::Transfer { forward, backward } => {
