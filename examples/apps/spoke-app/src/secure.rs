@@ -11,6 +11,11 @@ use crate::io;
 use crate::net;
 use zeroize::Zeroize;
 
+/// How long a server gives a client to finish the handshake, in
+/// nanoseconds: a client that connects and says nothing must not hold a
+/// server that handles its clients one call at a time.
+const HANDSHAKE_TIMEOUT: u64 = 5_000_000_000;
+
 pub use crate::options::{Role, Secure};
 
 impl Secure {
@@ -37,7 +42,7 @@ impl Secure {
         };
         let secured = match role {
             Role::Client => spoke::client(flow, &ids, &password, cfg),
-            Role::Server => spoke::server(flow, &ids, &password, cfg),
+            Role::Server => spoke::server_within(flow, &ids, &password, cfg, HANDSHAKE_TIMEOUT),
         };
         password.zeroize();
         secured.map_err(|e| format!("handshake failed: {}", net::handshake_error(&e)))
