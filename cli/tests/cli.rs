@@ -130,7 +130,7 @@ fn a_file_sent_arrives_intact_under_the_senders_name() {
 }
 
 #[test]
-fn a_wrong_password_fails_both_ends_and_stores_nothing() {
+fn a_wrong_password_fails_the_sender_and_stores_nothing() {
     let dir = scratch("wrong_password");
     std::fs::write(dir.join("secret.txt"), b"attack at dawn").unwrap();
     let inbox = dir.join("in");
@@ -140,7 +140,19 @@ fn a_wrong_password_fails_both_ends_and_stores_nothing() {
         write_password(&dir, "wrong", "wrong"),
     );
 
-    let (mut recv, address, stderr) = start_recv(&inbox, &right);
+    // The receiver outlives a failed handshake until its --max-failures.
+    let (mut recv, address, stderr) = start_listening(spoke(
+        &inbox,
+        &[
+            "recv",
+            "--listen",
+            "127.0.0.1:0",
+            "--password-file",
+            &right,
+            "--max-failures",
+            "1",
+        ],
+    ));
     let sent = spoke(
         &dir,
         &[
@@ -163,6 +175,10 @@ fn a_wrong_password_fails_both_ends_and_stores_nothing() {
     assert!(send_log.contains("different passwords"), "{send_log}");
     assert_eq!(send_log.trim().lines().count(), 1, "one line: {send_log}");
     assert!(recv_log.contains("handshake failed"), "{recv_log}");
+    assert!(
+        recv_log.contains("stopping: the limit of 1 failed handshake is reached"),
+        "{recv_log}"
+    );
     assert_eq!(entries(&inbox), 0, "nothing stored");
 }
 

@@ -435,7 +435,9 @@ fn at_the_end_of_input_secure_lines_half_closes_and_prints_the_rest_until_the_pe
 /// the handshake and the validator, status 1, and the listener sees the
 /// client hang up mid-handshake.
 fn fails_on_a_wrong_password(built: &Built, runner: Runner) {
-    let (mut listener, addr, listener_err) = spoke_listen(&["--echo"], "correct horse");
+    // A listener that stops at its first failed handshake.
+    let (mut listener, addr, listener_err) =
+        spoke_listen(&["--echo", "--max-failures", "1"], "correct horse");
     let run = run(built, runner, addr, Some("battery staple"), b"never sent\n");
     assert_eq!(run.status.code(), Some(1), "{runner:?}: {}", run.stderr);
     assert!(run.stdout.is_empty(), "{runner:?}");

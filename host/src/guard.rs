@@ -115,20 +115,26 @@ impl fmt::Display for Refusal {
                 retry_in: None,
             } => write!(
                 f,
-                "the limit of {failures} failed handshakes is reached: no more password guesses \
-                 are taken"
+                "the limit of {failures} failed {} is reached: no more password guesses are taken",
+                handshakes(*failures)
             ),
             Refusal::Exhausted {
                 failures,
                 retry_in: Some(after),
             } => write!(
                 f,
-                "the limit of {failures} failed handshakes in a period is reached: handshakes \
-                 resume in {} s",
+                "the limit of {failures} failed {} in a period is reached: handshakes resume \
+                 in {} s",
+                handshakes(*failures),
                 whole_seconds(*after)
             ),
         }
     }
+}
+
+/// "handshake" or "handshakes", for `n` of them.
+fn handshakes(n: u32) -> &'static str {
+    if n == 1 { "handshake" } else { "handshakes" }
 }
 
 /// `d` in whole seconds, rounded up (at least 1): how long to tell a
