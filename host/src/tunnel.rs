@@ -750,8 +750,8 @@ impl Handshake<'_> {
         let slot =
             tokio::time::timeout_at(self.deadline.into(), self.shared.handshakes.acquire()).await;
         let Ok(Ok(_slot)) = slot else {
+            // The end was busy: no failure of the peer's, nothing to count.
             instance.close(under).await;
-            self.shared.handshake_ended(self.peer, false);
             return Err(Failure::HandshakeTimeout);
         };
         let left = self.deadline.saturating_duration_since(Instant::now());
