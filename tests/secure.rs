@@ -87,3 +87,51 @@ async fn a_plain_flow_has_no_ciphers() {
     let ((mut server, sflow), (_client, _cflow)) = connected_pair().await;
     assert_eq!(server.ciphers(&sflow).await, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_peer_times_out_within_the_deadline_and_the_instance_serves_the_next() {
+    let (mut server, listener, addr) = common::listening("127.0.0.1:0").await;
+    // A peer that connects and never says a word.
+    let silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let flow = server.accept(&listener).await.unwrap();
+    let deadline = std::time::Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    let timed_out = within(
+        "the deadline",
+        server.spoke_server_within(flow, IDS, b"pw", &fast_config(), deadline),
+    )
+    .await;
+    assert!(matches!(
+        timed_out,
+        Err(HandshakeError::Flow(spoke_host::FlowError::TimedOut))
+    ));
+    assert!(started.elapsed() >= deadline);
+    drop(silent);
+    // The same instance (and listener) goes on to serve a real client.
+    let client_task = tokio::spawn(async move {
+        let mut client = common::spoke()
+            .instantiate(common::connect_to(addr))
+            .await
+            .unwrap();
+        let flow = client.connect_address(addr).await.unwrap();
+        let secure = client
+            .spoke_client(flow, IDS, b"pw", &SpokeConfig::default())
+            .await
+            .unwrap();
+        client.write(&secure, b"ping").await.unwrap();
+        client.shutdown(&secure, ShutdownMode::Write).await.unwrap();
+        read_to_end(&mut client, &secure).await
+    });
+    let flow = server.accept(&listener).await.unwrap();
+    let secure = within(
+        "the next handshake",
+        server.spoke_server_within(flow, IDS, b"pw", &fast_config(), deadline * 10),
+    )
+    .await
+    .unwrap();
+    let got = read_to_end(&mut server, &secure).await;
+    server.write(&secure, &got).await.unwrap();
+    server.shutdown(&secure, ShutdownMode::Write).await.unwrap();
+    assert_eq!(within("the echo", client_task).await.unwrap(), b"ping");
+    assert!(server.failure().is_none());
+}
