@@ -220,8 +220,7 @@ impl spoke_api::Guest for Component {
         cfg: Config,
         timeout: u64,
     ) -> Result<Flow, HandshakeError> {
-        let deadline = Some(monotonic_clock::now().saturating_add(timeout));
-        layer_by(Role::Client, underlying, ids, password, cfg, deadline)
+        layer_by(Role::Client, underlying, ids, password, cfg, after(timeout))
     }
 
     fn server_within(
@@ -231,8 +230,7 @@ impl spoke_api::Guest for Component {
         cfg: Config,
         timeout: u64,
     ) -> Result<Flow, HandshakeError> {
-        let deadline = Some(monotonic_clock::now().saturating_add(timeout));
-        layer_by(Role::Server, underlying, ids, password, cfg, deadline)
+        layer_by(Role::Server, underlying, ids, password, cfg, after(timeout))
     }
 
     fn handshake_error_message(e: HandshakeError) -> String {
@@ -253,6 +251,11 @@ fn layer(
     cfg: Config,
 ) -> Result<Flow, HandshakeError> {
     layer_by(role, underlying, ids, password, cfg, None)
+}
+
+/// The monotonic-clock instant `timeout` nanoseconds from now.
+fn after(timeout: u64) -> Option<u64> {
+    Some(monotonic_clock::now().saturating_add(timeout))
 }
 
 /// [`layer`], failing with `timed-out` if the handshake is not done by
