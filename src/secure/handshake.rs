@@ -12,6 +12,7 @@ use super::super::bindings::exports::spoke::flow::spoke::{
     Config as WitConfig, HandshakeError as WitHandshakeError, Identities as WitIdentities,
 };
 use super::super::bindings::exports::spoke::flow::types::WriteError;
+use super::super::budget::Reservation;
 use super::super::contract::{config, handshake_error};
 use super::super::layer::Conn;
 use super::SecureFlow;
@@ -20,16 +21,20 @@ use spoke_protocol::{
 };
 
 /// Runs the handshake as `role` over `under`; on failure `under` is closed.
+/// `reserved` is the new flow's share of the buffer budget.
 pub fn handshake(
     role: Role,
     mut under: Conn,
     ids: WitIdentities,
     password: &Zeroizing<Vec<u8>>,
     cfg: WitConfig,
+    reserved: Reservation,
 ) -> Result<SecureFlow, WitHandshakeError> {
     let result = run(role, &mut under, ids, password, cfg);
     match result {
-        Ok((sealer, opener, ciphers)) => Ok(SecureFlow::new(under, sealer, opener, ciphers)),
+        Ok((sealer, opener, ciphers)) => {
+            Ok(SecureFlow::new(under, sealer, opener, ciphers, reserved))
+        }
         Err(e) => {
             under.close();
             Err(e)
