@@ -7,13 +7,15 @@
 //!
 //! Two kinds of draw:
 //! - a [`Reservation`] per open flow, taken when it is opened (connect,
-//!   accept, the spoke layer): the most that flow can hold at rest. A flow
-//!   the budget cannot afford is refused with a one-line error that names
-//!   the limit, and the instance carries on.
+//!   accept, the spoke layer): the most its buffers can hold (for a TCP
+//!   flow, the first 64 KiB of its read-ahead). A flow the budget cannot
+//!   afford is refused with a one-line error that names the limit, and
+//!   the instance carries on.
 //! - the read-ahead of a TCP flow whose write waits (`tcp/read_ahead.rs`):
 //!   elastic, it takes in what the peer sends while the pool has room and
 //!   stops when it has none (the write then waits without reading, as it
-//!   does at its own limit).
+//!   does at its own limit). While it holds the pool, new flows are
+//!   refused; reading those bytes gives the room back.
 //!
 //! What a flow holds, measured from the code (wasm32, 4-byte pointers;
 //! `CHUNK` = 256 KiB, a record at most 64 KiB):
@@ -29,8 +31,9 @@
 //!   read (at most a `CHUNK` and a record = 320 KiB), the sealed bytes of
 //!   one write step (4 records = 256 KiB; a larger write is sealed and
 //!   written step by step) and its keys and state (under 16 KiB): about
-//!   1.2 MiB at most ([`SECURE_FLOW`]); at rest after a quiet exchange,
-//!   the last record read and written, some 100 KiB.
+//!   1.2 MiB at most ([`SECURE_FLOW`]). At rest it keeps the buffers of
+//!   its last reads and writes: a few hundred bytes after small messages,
+//!   close to the most after bulk transfers.
 //!
 //! What is not in the budget: a call's own arguments and results (the
 //! bytes of a `write`, a read's result, a copy's chunk in flight), which

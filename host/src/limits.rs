@@ -80,7 +80,7 @@ impl Limits {
     /// cannot afford fails with an `other` error that names this limit,
     /// instead of the instance running out of memory later, which would be
     /// a trap that ends every flow of the instance. The default's 128 MiB
-    /// holds about 1900 idle TCP flows or 100 encrypted ones.
+    /// holds about 2000 idle TCP flows or 100 encrypted ones.
     ///
     /// The other half is for what the budget does not count: the
     /// component's code, data and stack, each call's own arguments and
