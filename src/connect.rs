@@ -63,6 +63,8 @@ fn resolve(name: &str) -> Result<Vec<IpAddr>, Error> {
 
 /// Connects to one socket address, without any name lookup.
 pub fn connect_address(address: IpSocketAddress) -> Result<TcpFlow, Error> {
+    // Before any socket: a flow the budget cannot afford is not opened.
+    let reserved = TcpFlow::reserve()?;
     let op = format!("connecting to {}", address::to_std(&address));
     let (socket, network) = open_socket(&address, &op)?;
     socket
@@ -70,7 +72,7 @@ pub fn connect_address(address: IpSocketAddress) -> Result<TcpFlow, Error> {
         .map_err(|c| errors::from_code(c, &op))?;
     let (input, output) =
         finish(&socket, TcpSocket::finish_connect).map_err(|c| errors::from_code(c, &op))?;
-    Ok(TcpFlow::new(socket, input, output))
+    Ok(TcpFlow::new(socket, input, output, reserved))
 }
 
 /// A new socket for `address`'s family, and the network to use it on;

@@ -40,6 +40,7 @@ mod bindings {
 pub(crate) const CHUNK: usize = 256 * 1024;
 
 mod address;
+mod budget;
 mod combinators;
 mod connect;
 mod contract;
@@ -269,12 +270,15 @@ fn layer_by(
     deadline: Option<u64>,
 ) -> Result<Flow, HandshakeError> {
     let password = zeroize::Zeroizing::new(password);
+    // Before the handshake: a layer the budget cannot afford is refused
+    // (and `underlying`, dropped, is closed, as after a failed handshake).
+    let reserved = secure::SecureFlow::reserve().map_err(HandshakeError::Flow)?;
     let conn = underlying
         .get::<FlowResource>()
         .take()
         .map_err(HandshakeError::Flow)?;
     drop(underlying);
-    let flow = secure::handshake(role, conn, ids, &password, cfg, deadline)?;
+    let flow = secure::handshake(role, conn, ids, &password, cfg, deadline, reserved)?;
     Ok(Flow::new(FlowResource::new(flow)))
 }
 

@@ -5,7 +5,7 @@
 
 use wasip2::io::poll::Pollable;
 use wasip2::sockets::network::{ErrorCode, IpSocketAddress};
-use wasip2::sockets::tcp::TcpSocket;
+use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 
 use super::address;
 use super::bindings::exports::spoke::flow::types::Error;
@@ -46,11 +46,24 @@ impl Listener {
             .map_err(|c| errors::from_code(c, "reading the listener's address"))
     }
 
-    /// Waits for the next connection.
+    /// Waits for the next connection. One that the instance's buffer
+    /// budget cannot afford is closed at once (its peer sees the
+    /// connection end) and the error says why, so that a server at its
+    /// limit still drains its backlog instead of leaving peers waiting.
     pub fn accept(&mut self) -> Result<TcpFlow, Error> {
         loop {
             match self.socket.accept() {
-                Ok((socket, input, output)) => return Ok(TcpFlow::new(socket, input, output)),
+                Ok((socket, input, output)) => {
+                    let reserved = match TcpFlow::reserve() {
+                        Ok(r) => r,
+                        Err(e) => {
+                            let _ = socket.shutdown(ShutdownType::Both);
+                            drop((input, output));
+                            return Err(e);
+                        }
+                    };
+                    return Ok(TcpFlow::new(socket, input, output, reserved));
+                }
                 Err(ErrorCode::WouldBlock) => {
                     let socket = &self.socket;
                     self.acceptable

@@ -142,7 +142,7 @@ pub use command::{CommandComponent, CommandExit, Invocation, run_command};
 pub use error::{CopyError, FlowError, HandshakeError, WriteError};
 pub use handle::{Flow, Listener};
 pub use instance::{Direction, Instance};
-pub use limits::{EPOCH_TICK, Limits};
+pub use limits::{BUFFER_BUDGET_VARIABLE, EPOCH_TICK, Limits, MIN_MEMORY_BYTES};
 pub use p3::SpokeP3;
 pub use policy::{LOOPBACK, NetworkPolicy};
 pub use runtime::{COMPONENT, COMPONENT_P3, Options, Spoke};

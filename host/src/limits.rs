@@ -19,9 +19,14 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Resource limits applied to every [`Instance`](crate::Instance).
 ///
 /// The defaults:
-/// - `memory_bytes`: 256 MiB of linear memory. Each `write` copies its data
-///   into the guest, so this also bounds the largest single write (a 64 MiB
-///   write needs a little over 64 MiB).
+/// - `memory_bytes`: 256 MiB of linear memory. Half of it is the instance's
+///   buffer budget ([`Limits::buffer_budget`]), which every flow of the
+///   instance draws from for what it holds between calls; the other half
+///   is for the component's code and stack and for each call's own data.
+///   Each `write` copies its data into the guest, so this also bounds the
+///   largest single write (a 64 MiB write needs a little over 64 MiB, which
+///   the default leaves room for even with the budget used up). At least
+///   [`MIN_MEMORY_BYTES`].
 /// - `max_busy`: 10 s. A guest that executes WebAssembly for this long
 ///   without calling any host function (I/O, clocks, randomness) is stopped
 ///   with a trap. Legitimate work calls the host at least once per record or
@@ -50,7 +55,54 @@ impl Default for Limits {
     }
 }
 
+/// The smallest [`Limits::memory_bytes`] an instance may have: 4 MiB, so
+/// that its buffer budget holds at least one encrypted flow (about 1.3 MiB
+/// with the TCP flow beneath) beside the component's code and stack.
+pub const MIN_MEMORY_BYTES: usize = 4 << 20;
+
+/// The environment variable through which the guest learns its buffer
+/// budget ([`Limits::buffer_budget`]), in bytes. The host sets it in every
+/// store it makes; a component run elsewhere (stock `wasmtime run` of an
+/// application composed with Spoke) can be given it with `--env`, and
+/// without it the component assumes 128 MiB, the budget of the default
+/// limits.
+pub const BUFFER_BUDGET_VARIABLE: &str = "SPOKE_BUFFER_BUDGET";
+
 impl Limits {
+    /// The instance's buffer budget: half of `memory_bytes`.
+    ///
+    /// Every flow of an instance draws from it what it holds between calls:
+    /// a TCP flow reserves 65 KiB when it is opened, the spoke layer over a
+    /// flow about 1.2 MiB more (its record and plaintext buffers), and a
+    /// TCP flow whose write waits takes in what its peer sends only while
+    /// the budget has room (it stops reading, as it does at its own
+    /// 64 MiB, when the budget is used up). Opening a flow that the budget
+    /// cannot afford fails with an `other` error that names this limit,
+    /// instead of the instance running out of memory later, which would be
+    /// a trap that ends every flow of the instance. The default's 128 MiB
+    /// holds about 2000 idle TCP flows or 100 encrypted ones.
+    ///
+    /// The other half is for what the budget does not count: the
+    /// component's code, data and stack, each call's own arguments and
+    /// results (the bytes of a write, a read's result) and the allocator's
+    /// slack.
+    pub fn buffer_budget(&self) -> usize {
+        self.memory_bytes / 2
+    }
+
+    /// Checks that these limits can run the component: `memory_bytes` is
+    /// at least [`MIN_MEMORY_BYTES`].
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.memory_bytes < MIN_MEMORY_BYTES {
+            anyhow::bail!(
+                "Limits::memory_bytes is {} KiB, below the smallest an instance can use ({} MiB:                  half of it is the buffer budget of the instance's flows)",
+                self.memory_bytes / 1024,
+                MIN_MEMORY_BYTES >> 20
+            );
+        }
+        Ok(())
+    }
+
     /// The wasmtime limiter for these limits. Growth beyond the limit fails
     /// (the guest sees `memory.grow` return -1) rather than trapping the host.
     pub(crate) fn store_limits(&self) -> StoreLimits {
@@ -193,6 +245,24 @@ mod tests {
         let l = Limits::default();
         assert_eq!(l.memory_bytes, 256 * 1024 * 1024);
         assert_eq!(l.max_busy, Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn the_buffer_budget_is_half_the_memory_and_too_little_memory_is_refused() {
+        let l = Limits::default();
+        assert_eq!(l.buffer_budget(), 128 << 20);
+        assert!(l.check().is_ok());
+        let small = Limits {
+            memory_bytes: MIN_MEMORY_BYTES - 1,
+            ..Limits::default()
+        };
+        let message = small.check().unwrap_err().to_string();
+        assert!(message.contains("Limits::memory_bytes"), "{message}");
+        let smallest = Limits {
+            memory_bytes: MIN_MEMORY_BYTES,
+            ..Limits::default()
+        };
+        assert!(smallest.check().is_ok());
     }
 
     #[test]

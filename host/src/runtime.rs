@@ -20,7 +20,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings::ComponentPre;
 use crate::instance::Instance;
-use crate::limits::{Guarded, Guards, Limits, guarded_store, spawn_ticker};
+use crate::limits::{BUFFER_BUDGET_VARIABLE, Guarded, Guards, Limits, guarded_store, spawn_ticker};
 use crate::policy::{DenialLog, NetworkPolicy, denial_of};
 
 /// The Spoke component's bytes, built by `host/build.rs`.
@@ -160,7 +160,9 @@ impl<P> Loaded<P> {
     /// A fresh store for one instance or run: WASI from `wasi` (which may
     /// already hold a command's arguments and streams) with TCP only,
     /// through `policy`, recording its last denial in `denial`; guarded by
-    /// `limits`.
+    /// `limits`, whose buffer budget the Spoke component reads from the
+    /// environment (a command's own environment may set it first, and
+    /// then its value is the one the component sees).
     pub(crate) fn store(
         &self,
         mut wasi: WasiCtxBuilder,
@@ -170,6 +172,7 @@ impl<P> Loaded<P> {
     ) -> Store<State> {
         let check_policy = policy.clone();
         let log = denial.clone();
+        wasi.env(BUFFER_BUDGET_VARIABLE, limits.buffer_budget().to_string());
         wasi.allow_tcp(true)
             .allow_udp(false)
             .allow_ip_name_lookup(policy.name_lookup_allowed())
@@ -203,8 +206,10 @@ impl Spoke {
         Self::with_options(Options::default())
     }
 
-    /// Compiles the embedded component with `options`.
+    /// Compiles the embedded component with `options`. Fails if
+    /// `options.limits` are too small to run it ([`Limits::check`]).
     pub fn with_options(options: Options) -> anyhow::Result<Self> {
+        options.limits.check()?;
         let loaded = Loaded::new(
             COMPONENT,
             "Spoke component",
@@ -227,14 +232,17 @@ impl Spoke {
             .await
     }
 
-    /// A new instance restricted by `policy` and `limits`.
+    /// A new instance restricted by `policy` and `limits`. Fails if
+    /// `limits` are too small to run it ([`Limits::check`]).
     pub async fn instantiate_with(
         &self,
         policy: NetworkPolicy,
         limits: Limits,
     ) -> anyhow::Result<Instance> {
+        limits.check()?;
         let denial: DenialLog = Default::default();
-        // No files, no environment, no stdio: only the policy's TCP.
+        // No files, no stdio, no environment but the buffer budget: only
+        // the policy's TCP.
         let loaded = &self.inner.loaded;
         let mut store = loaded.store(WasiCtxBuilder::new(), &policy, &denial, &limits);
         let bindings = loaded

@@ -14,6 +14,7 @@ use super::super::bindings::exports::spoke::flow::spoke::{
     Config as WitConfig, HandshakeError as WitHandshakeError, Identities as WitIdentities,
 };
 use super::super::bindings::exports::spoke::flow::types::{Error, WriteError};
+use super::super::budget::Reservation;
 use super::super::contract::{config, handshake_error};
 use super::super::layer::Conn;
 use super::SecureFlow;
@@ -23,7 +24,8 @@ use spoke_protocol::{
 
 /// Runs the handshake as `role` over `under`, giving up with `timed-out`
 /// at `deadline` (a monotonic-clock instant) if there is one; on failure
-/// `under` is closed.
+/// `under` is closed. `reserved` is the new flow's share of the buffer
+/// budget.
 pub fn handshake(
     role: Role,
     mut under: Conn,
@@ -31,10 +33,13 @@ pub fn handshake(
     password: &Zeroizing<Vec<u8>>,
     cfg: WitConfig,
     deadline: Option<u64>,
+    reserved: Reservation,
 ) -> Result<SecureFlow, WitHandshakeError> {
     let result = run(role, &mut under, ids, password, cfg, deadline);
     match result {
-        Ok((sealer, opener, ciphers)) => Ok(SecureFlow::new(under, sealer, opener, ciphers)),
+        Ok((sealer, opener, ciphers)) => {
+            Ok(SecureFlow::new(under, sealer, opener, ciphers, reserved))
+        }
         Err(e) => {
             under.close();
             Err(e)

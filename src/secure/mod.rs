@@ -15,6 +15,7 @@ use wasip2::sockets::network::IpSocketAddress;
 
 use super::bindings::exports::spoke::flow::spoke::Cipher as WitCipher;
 use super::bindings::exports::spoke::flow::types::{Error, ShutdownMode, WriteError};
+use super::budget::{self, Reservation};
 use super::contract::to_wit;
 use super::layer::{Conn, Layer, ReadSide, WriteSide};
 use super::tcp::ready_now;
@@ -35,7 +36,8 @@ pub struct SecureFlow {
     leftover: Vec<u8>,
     taken: usize,
     /// Sealed records not yet accepted by the underlying flow (`write_some`
-    /// leaves them here), from `sent` on; reused between writes.
+    /// leaves them here), from `sent` on; reused between writes, never
+    /// more than one [`SEAL_STEP`] sealed.
     out: Vec<u8>,
     sent: usize,
     /// The opener holds only part of a record and the flow beneath had
@@ -44,11 +46,33 @@ pub struct SecureFlow {
     read: ReadSide,
     write: WriteSide,
     closed: bool,
+    /// This layer's share of the instance's buffer budget: what its
+    /// buffers above may hold at most (`budget::SECURE_FLOW`).
+    _reserved: Reservation,
 }
 
+/// The most plaintext sealed into `out` at a time: four whole records, so
+/// a large write is sealed and written in steps of about a `CHUNK` (the
+/// most the flow beneath takes per call anyway) and `out`, kept between
+/// writes, never grows with the largest write. Record boundaries are the
+/// same as sealing the whole write at once.
+const SEAL_STEP: usize = 4 * Sealer::MAX_PLAINTEXT;
+
 impl SecureFlow {
+    /// The reservation a new spoke layer needs, or the error that the
+    /// instance's buffer budget cannot afford one.
+    pub fn reserve() -> Result<Reservation, Error> {
+        Reservation::take(budget::SECURE_FLOW, "an encrypted flow")
+    }
+
     /// A flow over `under` with the keys of a finished handshake.
-    fn new(under: Conn, sealer: Sealer, opener: Opener, ciphers: (Cipher, Cipher)) -> Self {
+    fn new(
+        under: Conn,
+        sealer: Sealer,
+        opener: Opener,
+        ciphers: (Cipher, Cipher),
+        reserved: Reservation,
+    ) -> Self {
         SecureFlow {
             under,
             sealer,
@@ -62,6 +86,7 @@ impl SecureFlow {
             read: ReadSide::Open,
             write: WriteSide::Open,
             closed: false,
+            _reserved: reserved,
         }
     }
 
@@ -97,17 +122,16 @@ impl SecureFlow {
         Ok(())
     }
 
-    /// Seals `data` (any number of records) and writes it in one write.
+    /// Seals `parts` (any number of records each) and writes them, at
+    /// most [`SEAL_STEP`] of plaintext sealed at a time.
     fn seal_and_write(&mut self, parts: &[&[u8]]) -> Result<(), WriteError> {
         self.writable()?;
         self.flush_out()?;
-        for part in parts {
-            if let Err(e) = self.sealer.seal(part, &mut self.out) {
+        for step in parts.iter().flat_map(|part| part.chunks(SEAL_STEP)) {
+            if let Err(e) = self.sealer.seal(step, &mut self.out) {
                 self.out.clear();
                 return self.note(Err(seal_error(e)));
             }
-        }
-        if !self.out.is_empty() {
             let r = self.under.write(&self.out);
             self.out.clear();
             self.note(r)?;
@@ -248,8 +272,11 @@ impl Layer for SecureFlow {
             match self.read_inner(crate::CHUNK as u32, false) {
                 Ok(None) => return self.under.subscribe(),
                 Ok(Some(Some(mut data))) => {
-                    // Anything the read left over comes after it.
-                    data.extend_from_slice(&self.leftover[self.taken..]);
+                    // Anything the read left over comes after it (grown
+                    // exactly: this is kept until read).
+                    let rest = &self.leftover[self.taken..];
+                    data.reserve_exact(rest.len());
+                    data.extend_from_slice(rest);
                     self.leftover = data;
                     self.taken = 0;
                 }

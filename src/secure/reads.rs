@@ -121,10 +121,15 @@ fn gather(out: &mut Vec<u8>, plain: &[u8], max: usize, leftover: &mut Vec<u8>, t
     if out.is_empty() && plain.len() >= max {
         *out = plain[..max].to_vec();
     } else {
+        let take = room.min(plain.len());
         if out.is_empty() {
             out.reserve(max.min(plain.len() * 2));
+        } else if out.capacity() - out.len() < take {
+            // Straight to `max`, not doubling past it: a read's result may
+            // be kept (by `subscribe`) and counts in the buffer budget.
+            out.reserve_exact(max - out.len());
         }
-        out.extend_from_slice(&plain[..room.min(plain.len())]);
+        out.extend_from_slice(&plain[..take]);
     }
     if plain.len() > room {
         leftover.clear();

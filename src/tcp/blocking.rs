@@ -7,7 +7,7 @@
 //! Owns: nothing of its own; it fills the flow's read-ahead and keeps its
 //! read state. Never writes past a `check-write` permit (that traps the
 //! host), and a waiting write stops taking in once [`READ_AHEAD_LIMIT`] is
-//! held.
+//! held or the instance's buffer budget (`budget.rs`) has no more room.
 
 use wasip2::io::poll::poll;
 
@@ -59,7 +59,13 @@ impl TcpFlow {
     /// what arrives on the input stream meanwhile while the inbox has room
     /// and the read side is open.
     fn wait_writable(&mut self) {
-        let drain = matches!(self.read, ReadSide::Open) && self.ahead.len() < READ_AHEAD_LIMIT;
+        // What may come in: up to the flow's own limit, and only what the
+        // instance's buffer budget still has room for.
+        let take = READ_AHEAD_LIMIT
+            .saturating_sub(self.ahead.len())
+            .min(self.ahead.room())
+            .min(crate::CHUNK);
+        let drain = matches!(self.read, ReadSide::Open) && take > 0;
         let Some(h) = &mut self.handles else { return };
         if h.writable.is_none() {
             h.writable = Some(h.output.subscribe());
@@ -78,7 +84,7 @@ impl TcpFlow {
             return;
         }
         // Ready may be stale: a read that finds nothing clears it.
-        match h.input.read(crate::CHUNK as u64) {
+        match h.input.read(take as u64) {
             Ok(data) => self.ahead.push(data),
             Err(e) => self.read = ReadSide::after(stream_errors::from_read(e)),
         }
@@ -96,7 +102,10 @@ impl TcpFlow {
             return;
         }
         let Some(h) = &self.handles else { return };
-        match h.input.read(crate::CHUNK as u64) {
+        // The read-ahead is empty here, so the flow's own allowance is
+        // room for at least one read.
+        let take = self.ahead.room().clamp(1, crate::CHUNK);
+        match h.input.read(take as u64) {
             Ok(data) => self.ahead.push(data),
             Err(e) => self.read = ReadSide::after(stream_errors::from_read(e)),
         }

@@ -15,6 +15,7 @@ use wasip2::sockets::network::IpSocketAddress;
 use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 
 use super::bindings::exports::spoke::flow::types::{Error, ShutdownMode, WriteError};
+use super::budget::{self, Reservation};
 use super::ends::Fill;
 use super::layer::{Layer, ReadSide, WriteSide};
 use super::splice::{SpliceError, Spliced};
@@ -51,15 +52,24 @@ pub struct TcpFlow {
     addresses: (Option<IpSocketAddress>, Option<IpSocketAddress>),
     /// Bytes received but not yet read: what `subscribe` read while
     /// checking readiness, and what a blocked write drained (at most
-    /// [`READ_AHEAD_LIMIT`]); reads return them before anything else.
+    /// [`READ_AHEAD_LIMIT`], within the buffer budget); reads return them
+    /// before anything else.
     ahead: ReadAhead,
+    /// This flow's share of the instance's buffer budget.
+    _reserved: Reservation,
     read: ReadSide,
     write: WriteSide,
 }
 
 impl TcpFlow {
-    /// Wraps a connected socket and its streams.
-    pub fn new(socket: TcpSocket, input: InputStream, output: OutputStream) -> Self {
+    /// Wraps a connected socket and its streams, with the flow's
+    /// reservation from the buffer budget (see [`TcpFlow::reserve`]).
+    pub fn new(
+        socket: TcpSocket,
+        input: InputStream,
+        output: OutputStream,
+        reserved: Reservation,
+    ) -> Self {
         let (socket_local, socket_remote) = (socket.local_address(), socket.remote_address());
         TcpFlow {
             handles: Some(Handles {
@@ -73,9 +83,16 @@ impl TcpFlow {
             lent_pollable: false,
             addresses: (socket_local.ok(), socket_remote.ok()),
             ahead: ReadAhead::default(),
+            _reserved: reserved,
             read: ReadSide::Open,
             write: WriteSide::Open,
         }
+    }
+
+    /// The reservation a new TCP flow needs, or the error that the
+    /// instance's buffer budget cannot afford one.
+    pub fn reserve() -> Result<Reservation, Error> {
+        Reservation::take(budget::PLAIN_FLOW, "a TCP flow")
     }
 
     /// Fails if writes are no longer possible.
@@ -216,9 +233,9 @@ impl Layer for TcpFlow {
     /// Writes every byte of `data`.
     ///
     /// While the stream accepts nothing, the write also takes in what the
-    /// peer sends (up to [`READ_AHEAD_LIMIT`] held), for later reads: a peer that
-    /// writes a lot before it reads, while we do the same, then never
-    /// waits on us forever. End-of-stream or an error seen meanwhile is
+    /// peer sends (up to [`READ_AHEAD_LIMIT`] held, within the instance's
+    /// buffer budget), for later reads: a peer that writes a lot before it
+    /// reads, while we do the same, then never waits on us forever. End-of-stream or an error seen meanwhile is
     /// returned by the reads after those bytes.
     fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
         self.writable()?;
@@ -289,6 +306,8 @@ impl Layer for TcpFlow {
         let _ = self.shutdown_write();
         self.shutdown_read();
         self.write = WriteSide::Shut;
+        // What was taken in is never read now: back to the budget.
+        self.ahead = ReadAhead::default();
         if let Some(mut h) = self.handles.take() {
             h.readable = None;
             h.writable = None;
@@ -363,10 +382,12 @@ impl Layer for TcpFlow {
     }
 }
 
-/// The most a flow holds of what it received while a write waited: 64 MiB.
-/// Past that a write waits without reading, as a native program's would,
-/// so a peer that sends more than this (plus the sockets' buffers) before
-/// it reads anything, while we write, blocks both ends.
+/// The most a flow holds of what it received while a write waited: 64 MiB,
+/// and never more than the instance's buffer budget has room for (shared
+/// by every flow of the instance, `budget.rs`). Past that a write waits
+/// without reading, as a native program's would, so a peer that sends more
+/// than this (plus the sockets' buffers) before it reads anything, while
+/// we write, blocks both ends.
 const READ_AHEAD_LIMIT: usize = 64 << 20;
 
 impl Drop for TcpFlow {
