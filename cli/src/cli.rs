@@ -240,14 +240,16 @@ pub struct ServerArgs {
     /// The PBKDF2 iteration count clients must run.
     #[arg(long, default_value_t = 16)]
     pub iterations: u64,
-    /// How long a peer has, from connecting, to finish the handshake before
-    /// it is dropped: seconds, or a number with ms, s, m or h.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    /// How long a client has to finish the handshake before the server
+    /// drops it: seconds, or a number with ms, s, m or h. (A tunnel
+    /// entrance waits at least 30 s for its exit.)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub handshake_timeout: Duration,
-    /// How many failed handshakes the server takes: in total for `listen`
-    /// and `recv` (default 10; the server then stops), per hour for `tunnel
-    /// --serve` (default 60; handshakes then pause until the oldest failure
-    /// is an hour old). Each failed handshake is at most one password guess.
+    /// How many failed handshakes that may have tested a password (the
+    /// server had answered the client's key share) the server takes: in
+    /// total for `listen` and `recv` (default 10; the server then stops),
+    /// per hour for `tunnel --serve` (default 60; handshakes then pause
+    /// until the oldest such failure is an hour old).
     #[arg(long, value_name = "N")]
     pub max_failures: Option<u32>,
     /// How long an address that failed a handshake must wait before its

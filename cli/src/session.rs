@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result, anyhow, bail};
-use spoke_host::guard::{Admission, Guard, GuardConfig};
+use spoke_host::guard::{Admission, Guard, GuardConfig, could_have_guessed};
 use spoke_host::{
     Cipher, Flow, FlowError, HandshakeError, Instance, Listener, NetworkPolicy, Role, Spoke,
     SpokeConfig, SpokeP3,
@@ -230,7 +230,7 @@ pub async fn accept_secure(
             }
             Admission::Refuse(why) => bail!("stopping: {why}"),
         }
-        match instance
+        let e = match instance
             .spoke_server_within(flow, ids, password, &cfg, timeout)
             .await
         {
@@ -238,16 +238,22 @@ pub async fn accept_secure(
                 guard.succeeded(peer.ip());
                 return Ok(secure);
             }
-            Err(HandshakeError::Flow(FlowError::TimedOut)) => eprintln!(
+            Err(e) => e,
+        };
+        match &e {
+            HandshakeError::Flow(FlowError::TimedOut) => eprintln!(
                 "spoke: {peer}: handshake timed out after {:.1} s",
                 timeout.as_secs_f64()
             ),
-            Err(e) => eprintln!(
+            e => eprintln!(
                 "spoke: {peer}: handshake failed: {e}{}",
-                hint(&e, Role::Server)
+                hint(e, Role::Server)
             ),
         }
-        if let Some(why) = guard.failed(peer.ip(), std::time::Instant::now()) {
+        let now = std::time::Instant::now();
+        if !could_have_guessed(&e) {
+            guard.misbehaved(peer.ip(), now);
+        } else if let Some(why) = guard.failed(peer.ip(), now) {
             bail!("stopping: {why}");
         }
     }

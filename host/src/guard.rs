@@ -14,14 +14,20 @@
 //!   (at most `max_delay`). A success forgets the source's failures. A
 //!   user who mistyped waits a second; a guesser's rate halves with every
 //!   guess.
-//! - **Per server, a limit.** At most `max_failures` failed handshakes in
-//!   total (a server for one peer, such as `spoke recv`, then stops), or in
-//!   any `period` (a service, such as a tunnel exit, then refuses every
-//!   handshake until the oldest failure is older than the period).
+//! - **Per server, a limit.** At most `max_failures` failed handshakes that
+//!   may have tested a password, in total (a server for one peer, such as
+//!   `spoke recv`, then stops), or in any `period` (a service, such as a
+//!   tunnel exit, then refuses every handshake until the oldest failure is
+//!   older than the period).
 //!
-//! Every failed handshake counts, whatever the cause (a wrong password, a
-//! malformed or truncated message, a reset, a deadline): the server cannot
-//! tell a guess that was abandoned after it answered from one that was not.
+//! A handshake tests a password once the server has answered the client's
+//! key share: from then on a wrong password, a reset, silence or a deadline
+//! are all one guess to the server, which cannot tell them apart
+//! ([`Guard::failed`]). What fails before that (garbage, a malformed or
+//! invalid key share, a peer that leaves or stalls before sending one)
+//! tested nothing: it delays its source but does not count against the
+//! server ([`Guard::misbehaved`]). [`could_have_guessed`] tells the two
+//! apart from the error when nothing better is known.
 //!
 //! This module is sans-IO: it is told the time and what happened, and
 //! never sleeps, touches a socket or prints. Servers call
@@ -32,6 +38,8 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
+
+use crate::error::HandshakeError;
 
 /// How many sources a guard remembers at most; past it, the one whose
 /// delay ends first is forgotten. Bounds the guard's memory under an
@@ -130,6 +138,22 @@ impl fmt::Display for Refusal {
             ),
         }
     }
+}
+
+/// Whether a server handshake that failed with `e` may have tested a
+/// password: `false` for the failures that happen before the server
+/// answers a key share (a malformed or invalid one, another version, the
+/// server's own configuration), `true` for the rest, including a peer that
+/// left or stalled, since it may have done so after the answer.
+pub fn could_have_guessed(e: &HandshakeError) -> bool {
+    !matches!(
+        e,
+        HandshakeError::PointNotOnPrimeOrderSubgroup
+            | HandshakeError::VersionMismatch { .. }
+            | HandshakeError::InvalidPublicPacket
+            | HandshakeError::IterationCountRefused { .. }
+            | HandshakeError::InvalidConfig(_)
+    )
 }
 
 /// "handshake" or "handshakes", for `n` of them.
@@ -244,19 +268,27 @@ impl Guard {
         })
     }
 
-    /// Records that a handshake from `peer` failed at `now`. Returns the
-    /// refusal that now applies to every new connection when this failure
-    /// reached the server-wide limit.
+    /// Records that a handshake from `peer` that may have tested a
+    /// password failed at `now`. Returns the refusal that now applies to
+    /// every new connection when this failure reached the server-wide
+    /// limit.
     pub fn failed(&mut self, peer: IpAddr, now: Instant) -> Option<Refusal> {
         self.total += 1;
         self.failures.push_back(now);
         while self.failures.len() > self.config.max_failures as usize {
             self.failures.pop_front();
         }
+        self.misbehaved(peer, now);
+        self.exhausted(now)
+    }
+
+    /// Records that a handshake from `peer` failed at `now` before it could
+    /// test a password: its source waits longer, the server's count is
+    /// unchanged.
+    pub fn misbehaved(&mut self, peer: IpAddr, now: Instant) {
         if !self.config.delay.is_zero() {
             self.remember(SourceKey::of(peer), now);
         }
-        self.exhausted(now)
     }
 
     /// Records that a handshake from `peer` succeeded: its failures are
@@ -379,6 +411,24 @@ mod tests {
             refusal.unwrap().to_string(),
             "the limit of 2 failed handshakes in a period is reached: handshakes resume in 40 s"
         );
+    }
+
+    #[test]
+    fn a_failure_that_tested_no_password_delays_its_source_but_is_not_counted() {
+        let mut guard = Guard::new(GuardConfig {
+            max_failures: 1,
+            ..GuardConfig::one_peer()
+        });
+        let (peer, t0) = (ip("192.0.2.7"), Instant::now());
+        guard.misbehaved(peer, t0);
+        assert_eq!(guard.admit(peer, t0), Admission::After(secs(1)));
+        assert_eq!(guard.admit(ip("192.0.2.8"), t0), Admission::Now);
+        assert_eq!(guard.total_failures(), 0);
+        assert!(!could_have_guessed(
+            &HandshakeError::PointNotOnPrimeOrderSubgroup
+        ));
+        assert!(could_have_guessed(&HandshakeError::InvalidServerValidator));
+        assert!(could_have_guessed(&HandshakeError::EndOfInput));
     }
 
     #[test]

@@ -42,11 +42,12 @@ use zeroize::Zeroizing;
 
 use crate::bindings::exports::spoke::flow::spoke::Config as SpokeConfig;
 use crate::error::{CopyError, FlowError, HandshakeError};
-use crate::guard::{Admission, Guard, GuardConfig, Refusal};
+use crate::guard::{Admission, Guard, GuardConfig, Refusal, could_have_guessed};
 use crate::handle::Flow;
 use crate::instance::Instance;
 use crate::policy::NetworkPolicy;
 use crate::runtime::Spoke;
+use spoke_protocol::wire::X_LEN;
 
 /// How long the host waits for an instance's relay connection to arrive.
 const RELAY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -54,6 +55,12 @@ const RELAY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the host keeps delivering what an instance sent after the
 /// instance has finished, to a client that is slow to read it.
 const LINGER: Duration = Duration::from_secs(60);
+
+/// How long an entrance waits for its exit's handshake at least. The
+/// exit's own deadline is what protects it from slow peers; the entrance's
+/// is a backstop, long enough that an honest but loaded exit is not given
+/// up on (an abandoned handshake counts as a password guess there).
+const ENTRANCE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The buffer of each host-side splice direction.
 const SPLICE_BUFFER: usize = 256 * 1024;
@@ -129,7 +136,7 @@ impl TunnelConfig {
     /// the exit, for an exit the target; the addresses are tried in order),
     /// secured by `password`. The defaults: identities
     /// `("spoke-client", "spoke-server")`, the component's default handshake
-    /// configuration, a 5 s handshake timeout, no idle timeout, at most 1024
+    /// configuration, a 10 s handshake timeout, no idle timeout, at most 1024
     /// connections and 64 handshakes at once, an exit's failed handshakes
     /// limited by [`GuardConfig::service`], and failures reported as one
     /// line on stderr.
@@ -139,7 +146,7 @@ impl TunnelConfig {
             password: Arc::new(Zeroizing::new(password.to_vec())),
             identities: ("spoke-client".into(), "spoke-server".into()),
             handshake: SpokeConfig::default(),
-            handshake_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
             idle_timeout: None,
             max_connections: 1024,
             max_handshakes: 64,
@@ -167,9 +174,11 @@ impl TunnelConfig {
         self
     }
 
-    /// How long a connection may take from being accepted to the end of
-    /// its handshake (waiting for a handshake slot included) before it is
-    /// dropped, so that silent or slow peers cannot hold instances.
+    /// How long a connection's handshake may take once it has a handshake
+    /// slot before the connection is dropped, so that silent or slow peers
+    /// cannot hold instances or slots. A source that must wait longer than
+    /// this after its failures is refused at once. An entrance waits at
+    /// least 30 s for its exit.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
@@ -190,8 +199,8 @@ impl TunnelConfig {
     }
 
     /// How many handshakes may run at once (each costs a PBKDF2 and a few
-    /// scalar multiplications); further connections wait for a slot, within
-    /// their handshake timeout. At least 1.
+    /// scalar multiplications); further connections wait for a slot. At
+    /// least 1.
     pub fn max_handshakes(mut self, n: usize) -> Self {
         self.max_handshakes = n.max(1);
         self
@@ -479,12 +488,15 @@ impl Shared {
         }
     }
 
-    /// Records how a handshake from `peer` ended.
-    fn handshake_ended(&self, peer: SocketAddr, ok: bool) {
+    /// Records how a handshake from `peer` ended: `Ok`, or whether the
+    /// failure may have tested a password.
+    fn handshake_ended(&self, peer: SocketAddr, outcome: Result<(), bool>) {
         if let Some(Ok(mut guard)) = self.guard.as_ref().map(Mutex::lock) {
-            match ok {
-                true => guard.succeeded(peer.ip()),
-                false => drop(guard.failed(peer.ip(), Instant::now())),
+            let now = Instant::now();
+            match outcome {
+                Ok(()) => guard.succeeded(peer.ip()),
+                Err(true) => drop(guard.failed(peer.ip(), now)),
+                Err(false) => guard.misbehaved(peer.ip(), now),
             }
         }
     }
@@ -524,14 +536,16 @@ async fn serve(
         Err(refused) => Carried::failed(refused),
         Ok(()) => match relay_into_instance(spoke, inbound, config).await {
             Ok((instance, relay_flow, relay_stream, inbound)) => {
+                let activity = Arc::new(Activity::new());
                 let handshake = Handshake {
                     shared,
                     peer,
-                    deadline,
+                    activity: activity.clone(),
                 };
                 splice_while(
                     inbound,
                     relay_stream,
+                    activity,
                     config.idle_timeout,
                     carry(side, instance, relay_flow, config, handshake),
                 )
@@ -618,14 +632,14 @@ fn same_address(a: SocketAddr, b: SocketAddr) -> bool {
 async fn splice_while(
     inbound: TcpStream,
     relay: TcpStream,
+    activity: Arc<Activity>,
     idle: Option<Duration>,
     work: impl Future<Output = Carried>,
 ) -> Carried {
-    let activity = Arc::new(Activity::new());
     let (in_read, in_write) = inbound.into_split();
     let (relay_read, relay_write) = relay.into_split();
-    let to_instance = pipe(Marking::new(in_read, &activity), relay_write);
-    let from_instance = pipe(Marking::new(relay_read, &activity), in_write);
+    let to_instance = pipe(Marking::new(in_read, &activity, true), relay_write);
+    let from_instance = pipe(Marking::new(relay_read, &activity, false), in_write);
     let idle_out = async {
         match idle {
             Some(limit) => activity.until_idle(limit).await,
@@ -651,11 +665,14 @@ async fn splice_while(
     carried
 }
 
-/// When a byte last crossed a connection's splice, either way.
+/// When a byte last crossed a connection's splice, either way, and how
+/// many went forward (from the accepted connection to the instance).
 struct Activity {
     start: Instant,
     /// Milliseconds from `start` to the last read that returned bytes.
     last_ms: AtomicU64,
+    /// Bytes read from the accepted connection.
+    forward: AtomicU64,
 }
 
 impl Activity {
@@ -663,10 +680,12 @@ impl Activity {
         Self {
             start: Instant::now(),
             last_ms: AtomicU64::new(0),
+            forward: AtomicU64::new(0),
         }
     }
 
-    fn mark(&self) {
+    fn mark(&self, forward: usize) {
+        self.forward.fetch_add(forward as u64, Ordering::Relaxed);
         let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_ms.store(ms, Ordering::Relaxed);
     }
@@ -688,13 +707,16 @@ impl Activity {
 struct Marking<R> {
     inner: R,
     activity: Arc<Activity>,
+    /// Whether its bytes go forward.
+    forward: bool,
 }
 
 impl<R> Marking<R> {
-    fn new(inner: R, activity: &Arc<Activity>) -> Self {
+    fn new(inner: R, activity: &Arc<Activity>, forward: bool) -> Self {
         Self {
             inner,
             activity: activity.clone(),
+            forward,
         }
     }
 }
@@ -707,8 +729,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for Marking<R> {
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.mark();
+        let read = buf.filled().len() - before;
+        if read > 0 {
+            self.activity.mark(if self.forward { read } else { 0 });
         }
         polled
     }
@@ -731,13 +754,13 @@ async fn pipe(from: impl AsyncRead + Unpin, mut to: OwnedWriteHalf) {
 struct Handshake<'a> {
     shared: &'a Shared,
     peer: SocketAddr,
-    /// When the handshake must be over (accepted + the handshake timeout).
-    deadline: Instant,
+    /// The bytes crossing the connection's splice.
+    activity: Arc<Activity>,
 }
 
 impl Handshake<'_> {
     /// Runs `role`'s handshake over `under` in one of the end's handshake
-    /// slots, by the deadline, and records how it ended.
+    /// slots, within the handshake timeout, and records how it ended.
     async fn run(
         &self,
         instance: &mut Instance,
@@ -747,28 +770,38 @@ impl Handshake<'_> {
     ) -> Result<Flow, Failure> {
         let ids = (config.identities.0.as_str(), config.identities.1.as_str());
         let password: &[u8] = &config.password;
-        let slot =
-            tokio::time::timeout_at(self.deadline.into(), self.shared.handshakes.acquire()).await;
-        let Ok(Ok(_slot)) = slot else {
-            // The end was busy: no failure of the peer's, nothing to count.
+        // Waiting for a slot is the end's load, not the peer's doing: the
+        // deadline starts with the handshake. (Slots free up within a
+        // deadline each, so the wait is bounded.)
+        let Ok(_slot) = self.shared.handshakes.acquire().await else {
             instance.close(under).await;
-            return Err(Failure::HandshakeTimeout);
+            return Err(Failure::Setup("the tunnel end is stopping".into()));
         };
-        let left = self.deadline.saturating_duration_since(Instant::now());
         let cfg = &config.handshake;
+        let limit = match client {
+            true => ENTRANCE_HANDSHAKE_TIMEOUT.max(config.handshake_timeout),
+            false => config.handshake_timeout,
+        };
         let secured = match client {
             true => {
                 instance
-                    .spoke_client_within(under, ids, password, cfg, left)
+                    .spoke_client_within(under, ids, password, cfg, limit)
                     .await
             }
             false => {
                 instance
-                    .spoke_server_within(under, ids, password, cfg, left)
+                    .spoke_server_within(under, ids, password, cfg, limit)
                     .await
             }
         };
-        self.shared.handshake_ended(self.peer, secured.is_ok());
+        // A password is tested only once the server answered a key share,
+        // so a client that sent less than one tested nothing.
+        let sent = self.activity.forward.load(Ordering::Relaxed);
+        let outcome = match &secured {
+            Ok(_) => Ok(()),
+            Err(e) => Err(sent >= X_LEN as u64 && could_have_guessed(e)),
+        };
+        self.shared.handshake_ended(self.peer, outcome);
         secured.map_err(|e| match e {
             HandshakeError::Flow(FlowError::TimedOut) => Failure::HandshakeTimeout,
             e => Failure::Handshake(e),
