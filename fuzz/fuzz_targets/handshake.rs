@@ -164,7 +164,9 @@ fn agree(config: &Config, client: Session, server: Session) {
         (&mut server_sealer, &mut client_opener),
     ] {
         let mut wire = Vec::new();
-        sealer.seal(b"across", &mut wire).expect("a fresh sealer seals");
+        sealer
+            .seal(b"across", &mut wire)
+            .expect("a fresh sealer seals");
         opener.feed(&wire);
         assert_eq!(opener.open(), Ok(Opened::Data(&mut b"across".to_vec()[..])));
         assert_eq!(opener.open(), Ok(Opened::NeedInput));

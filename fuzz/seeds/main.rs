@@ -50,7 +50,11 @@ impl Corpus {
 
 /// A length byte and the bytes (at most 255).
 fn counted(bytes: &[u8]) -> Vec<u8> {
-    assert!(bytes.len() <= 255, "{} bytes do not fit a length byte", bytes.len());
+    assert!(
+        bytes.len() <= 255,
+        "{} bytes do not fit a length byte",
+        bytes.len()
+    );
     [&[bytes.len() as u8][..], bytes].concat()
 }
 
@@ -128,7 +132,11 @@ fn close_seeds(corpus: &mut Corpus) {
             let mut seed = head(m, 0);
             seed.push(op(SEAL, 0, false));
             seed.extend(counted(b"data"));
-            seed.extend([op(SEAL_CLOSE, 0, false), op(SEND, 4, false), op(EOF, 0, false)]);
+            seed.extend([
+                op(SEAL_CLOSE, 0, false),
+                op(SEND, 4, false),
+                op(EOF, 0, false),
+            ]);
             corpus.seed(&format!("{tag}-truncated"), &seed);
             // Bytes after the close marker; a write after it.
             let mut seed = head(m, 1);
@@ -280,7 +288,10 @@ fn transfer_header_seeds(corpus: &mut Corpus) {
             "rejected",
             Verdict::Rejected("digest mismatch: SHA-256".into()),
         ),
-        ("rejected-unicode", Verdict::Rejected("\u{fffd} nope".into())),
+        (
+            "rejected-unicode",
+            Verdict::Rejected("\u{fffd} nope".into()),
+        ),
     ];
     for (what, verdict) in verdicts {
         corpus.seed(&format!("verdict-{what}"), &verdict.encode());
@@ -300,5 +311,9 @@ fn main() {
         seeds(&mut corpus);
         written.push(format!("{target}: {}", corpus.written));
     }
-    println!("seeds written to {}: {}", root.display(), written.join(", "));
+    println!(
+        "seeds written to {}: {}",
+        root.display(),
+        written.join(", ")
+    );
 }

@@ -145,7 +145,11 @@ impl<'a> ByAead<'a> {
 
 impl Authority for ByAead<'_> {
     fn accept(&mut self, seq: u64, frame: &[u8]) -> Option<Vec<u8>> {
-        if let Some(r) = self.sealed.iter().find(|r| r.seq == seq && r.frame == frame) {
+        if let Some(r) = self
+            .sealed
+            .iter()
+            .find(|r| r.seq == seq && r.frame == frame)
+        {
             return Some(r.plain.clone());
         }
         let body = &frame[HEADER_LEN..];
