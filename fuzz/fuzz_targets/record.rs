@@ -1,95 +1,83 @@
-//! The record layer's opener on arbitrary bytes, interleaved with valid
-//! records, close markers and EOF.
+//! The record layer's opener on arbitrary bytes, interleaved with valid,
+//! flipped and cut records, close markers, replays and the end of the
+//! stream (format: `spoke_fuzz::input::record`).
 //!
-//! Input: byte 0 picks the version and the cipher; then ops, each a tag
-//! byte and (for feeds) a length byte: feed raw bytes, feed a valid record
-//! of raw bytes, feed the close marker, end the stream. After each op the
-//! opener is drained. Invariants: no panic, `Data` is never empty, and an
-//! error, once returned, is returned forever.
+//! Record sizes come from the input: most records are small (a length
+//! byte); a big write (up to 65790 bytes, so one or two records) takes an
+//! operation of its own and an input's big writes share a budget of
+//! `BIG_BUDGET` bytes, so the target runs thousands of inputs a second.
+//!
+//! Checks, after every piece fed: the sealer's results and bytes (as in
+//! the `close` target); the opener does what `OpenerModel` (the
+//! opener of PROTOCOL.md §6 and §9 written out plainly, the record AEAD
+//! deciding what is authentic) does: the same plaintext, record by record,
+//! and the same report after it; `Data` is never empty; an error, once
+//! reported, is reported forever; asking twice gives the same answer; no
+//! panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use spoke_fuzz::input::record::{self as op, BIG_BUDGET, cut};
+use spoke_fuzz::{ByAead, Checked, Choices, OpenerModel, Sending, cipher_of, version_of};
 use spoke_protocol::testing::{opener, sealer};
-use spoke_protocol::{Cipher, Opened, Opener, RecordError, Version};
 
 const KEY: [u8; 64] = [0x42; 64];
 
-fn drain(opener: &mut Opener, failed: &mut Option<RecordError>) {
-    for _ in 0..1000 {
-        match opener.open() {
-            Ok(Opened::Data(d)) => {
-                assert!(!d.is_empty());
-                assert!(failed.is_none(), "data after an error");
-            }
-            Ok(Opened::NeedInput) | Ok(Opened::End) => {
-                assert!(failed.is_none(), "recovered from an error");
-                return;
-            }
-            Err(e) => {
-                if let Some(before) = failed {
-                    assert_eq!(*before, e, "errors are sticky");
-                }
-                *failed = Some(e);
-                return;
-            }
-        }
-    }
-}
-
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, mut ops)) = data.split_first() else {
+    let mut input = Choices::new(data);
+    let Some(mode) = input.next_byte() else {
         return;
     };
-    let version = if mode & 1 == 0 {
-        Version::V1
+    let version = version_of(mode);
+    let cipher = cipher_of(mode >> 1);
+    let first = if mode & 8 != 0 {
+        u64::MAX - u64::from((mode >> 4) & 3)
     } else {
-        Version::V2
+        0
     };
-    let cipher = match (mode >> 1) % 3 {
-        0 => Cipher::Aes256Gcm,
-        1 => Cipher::Aes256Ccm,
-        _ => Cipher::ChaCha20Poly1305,
-    };
-    let mut sealer = sealer(version, cipher, &KEY, 0);
-    let mut opener = opener(version, cipher, &KEY, 0);
-    let mut failed = None;
-    let mut wire = Vec::new();
-    while let Some((&op, rest)) = ops.split_first() {
-        ops = rest;
-        let take = |ops: &mut &[u8]| -> Vec<u8> {
-            let Some((&n, rest)) = ops.split_first() else {
-                return Vec::new();
-            };
-            let n = usize::from(n).min(rest.len());
-            let (bytes, rest) = rest.split_at(n);
-            *ops = rest;
-            bytes.to_vec()
+    let mut sending = Sending::new(sealer(version, cipher, &KEY, first), version, first);
+    let mut checked = Checked::new(
+        opener(version, cipher, &KEY, first),
+        OpenerModel::new(version, first),
+    );
+    let mut budget = BIG_BUDGET;
+    let mut previous = Vec::new();
+    while let Some(code) = input.next_byte() {
+        let wire = match code & 7 {
+            op::RAW => input.counted().to_vec(),
+            op::RECORD => sending.seal(input.counted()),
+            op::BIG => {
+                let n = usize::from(input.u16()) + usize::from(input.byte());
+                let fill = input.byte();
+                let n = if n <= budget { n } else { n % 256 };
+                budget = budget.saturating_sub(n);
+                sending.seal(&vec![fill; n])
+            }
+            op::CLOSE => sending.seal_close(),
+            op::EOF => {
+                checked.feed_eof(&mut ByAead::new(version, cipher, &KEY, &sending.sealed));
+                Vec::new()
+            }
+            op::FLIPPED => {
+                let mut wire = sending.seal(input.counted());
+                let (at, mask) = (usize::from(input.u16()), input.byte().max(1));
+                if !wire.is_empty() {
+                    let at = at % wire.len();
+                    wire[at] ^= mask;
+                }
+                wire
+            }
+            op::PREFIX => {
+                let mut wire = sending.seal(input.counted());
+                wire.truncate(usize::from(input.byte()));
+                wire
+            }
+            _ => previous,
         };
-        wire.clear();
-        match op % 5 {
-            0 => wire = take(&mut ops),
-            1 => {
-                let plain = take(&mut ops);
-                let _ = sealer.seal(&plain, &mut wire);
-            }
-            2 => {
-                // A big record: the plaintext repeated up to 65517+ bytes.
-                let plain = take(&mut ops);
-                let big: Vec<u8> = plain.iter().copied().cycle().take(65_600).collect();
-                let _ = sealer.seal(&big, &mut wire);
-            }
-            3 => {
-                let _ = sealer.seal_close(&mut wire);
-            }
-            _ => opener.feed_eof(),
-        }
-        // Feed in two pieces to exercise reassembly.
-        let cut = usize::from(op / 5) % (wire.len() + 1);
-        opener.feed(&wire[..cut]);
-        drain(&mut opener, &mut failed);
-        opener.feed(&wire[cut..]);
-        drain(&mut opener, &mut failed);
+        let (at, owned) = cut(code, wire.len());
+        let mut authority = ByAead::new(version, cipher, &KEY, &sending.sealed);
+        checked.feed(&wire, at, owned, &mut authority);
+        previous = wire;
     }
-    opener.feed_eof();
-    drain(&mut opener, &mut failed);
+    checked.feed_eof(&mut ByAead::new(version, cipher, &KEY, &sending.sealed));
 });
