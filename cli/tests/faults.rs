@@ -153,6 +153,18 @@ impl Setup {
         let proxy = Proxy::start(addr, fault, deadline);
         let client = self.client(proxy.addr);
         let client = client.wait(deadline);
+        let mut server = server;
+        let grace = Instant::now() + Duration::from_secs(2);
+        while server.running() && Instant::now() < grace {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if server.running() {
+            // A handshake the fault broke before it could test a password
+            // does not count against --max-failures, so the server waits
+            // for the next peer: a peer that hangs up at once is one that
+            // counts, and the server stops.
+            drop(std::net::TcpStream::connect(addr));
+        }
         let server = server.wait(deadline);
         let relay = proxy.finish();
         let read = |name: &str| std::fs::read(self.dir.join(name)).unwrap_or_default();

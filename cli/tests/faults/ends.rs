@@ -118,6 +118,11 @@ impl Running {
         (Running { child, stderr }, addr)
     }
 
+    /// Whether the process still runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Waits for the process until `deadline`, killing it past that.
     pub fn wait(mut self, deadline: Instant) -> Ended {
         let status = loop {
