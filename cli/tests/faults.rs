@@ -307,7 +307,11 @@ impl Setup {
                     }
                     // The echo comes back through both directions.
                     let hit = damaged[d] || (self.pair == Pair::Echo && damaged[0]);
-                    if hit && strict[d] && !end.failed() {
+                    // A cut can race the last bytes: a reader that still got
+                    // every byte (in version 2, the close marker too) and
+                    // says so is right.
+                    let got_all = out.as_slice() == sent.as_slice() && self.version == Version::V2;
+                    if hit && strict[d] && !end.failed() && !got_all {
                         problem(format!("{who} did not fail, though its input was damaged"));
                     }
                 }
