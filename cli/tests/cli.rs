@@ -17,18 +17,9 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// A non-repeating payload.
-fn payload(size: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..size)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+#[path = "support/payload.rs"]
+mod payload_bytes;
+use payload_bytes::payload;
 
 /// `spoke` with `args`, run in `dir` with no password in its environment
 /// and nothing on its standard input.

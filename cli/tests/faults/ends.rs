@@ -23,18 +23,9 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// A non-repeating payload.
-pub fn payload(size: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..size)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+#[path = "../support/payload.rs"]
+mod payload_bytes;
+pub use payload_bytes::payload;
 
 /// The password file in `dir`, written if missing.
 pub fn password_file(dir: &Path) -> String {
