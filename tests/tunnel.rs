@@ -419,3 +419,80 @@ async fn stopping_a_tunnel_end_drops_its_connections_and_its_listener() {
         "nothing listens on a stopped entrance"
     );
 }
+
+/// A relay in front of `to` whose every connection holds the first bytes
+/// it is sent for `delay` before passing them on (what `to` sends passes at
+/// once): a slow path, felt once per handshake by the side that answers.
+async fn slow_first_answer(to: SocketAddr, delay: std::time::Duration) -> SocketAddr {
+    serve(move |inbound| async move {
+        let Ok(outbound) = TcpStream::connect(to).await else {
+            return;
+        };
+        let (mut in_read, mut in_write) = inbound.into_split();
+        let (mut out_read, mut out_write) = outbound.into_split();
+        let back = async {
+            let _ = tokio::io::copy(&mut out_read, &mut in_write).await;
+            let _ = in_write.shutdown().await;
+        };
+        let forth = async {
+            let mut first = vec![0; 4096];
+            let Ok(n) = in_read.read(&mut first).await else {
+                return;
+            };
+            tokio::time::sleep(delay).await;
+            if out_write.write_all(&first[..n]).await.is_ok() {
+                let _ = tokio::io::copy(&mut in_read, &mut out_write).await;
+            }
+            let _ = out_write.shutdown().await;
+        };
+        tokio::join!(back, forth);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_queued_for_the_entrances_handshake_slot_do_not_run_down_the_exits_deadline() {
+    // The entrance runs one handshake at a time, each takes 400 ms on the
+    // way to the exit, and the exit gives a handshake 1 s. The fourth
+    // connection waits 1.2 s for the entrance's slot: it reaches the exit
+    // only then, so its handshake is served.
+    const CONNECTIONS: usize = 4;
+    let target = echo_server().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (cfg, mut exit_reports) = config(target, PASSWORD);
+    let exit = tunnel::spawn(
+        Side::Exit,
+        spoke(),
+        listener,
+        cfg.handshake_timeout(std::time::Duration::from_secs(1)),
+    )
+    .unwrap();
+    let slow = slow_first_answer(exit.local_addr(), std::time::Duration::from_millis(400)).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (cfg, _entrance_reports) = config(slow, PASSWORD);
+    let entrance = tunnel::spawn(Side::Entrance, spoke(), listener, cfg.max_handshakes(1)).unwrap();
+    let at = entrance.local_addr();
+    let clients: Vec<_> = (0..CONNECTIONS)
+        .map(|i| {
+            tokio::spawn(async move {
+                let mut sock = TcpStream::connect(at).await.unwrap();
+                let hello = format!("hello {i}");
+                sock.write_all(hello.as_bytes()).await.unwrap();
+                sock.shutdown().await.unwrap();
+                let mut back = Vec::new();
+                sock.read_to_end(&mut back).await.unwrap();
+                back == hello.as_bytes()
+            })
+        })
+        .collect();
+    for (i, client) in clients.into_iter().enumerate() {
+        assert!(
+            within("a client", client).await.unwrap(),
+            "connection {i} got its echo"
+        );
+    }
+    for _ in 0..CONNECTIONS {
+        let report = next_report(&mut exit_reports).await;
+        assert_eq!(report.failure, None, "{report}");
+    }
+}

@@ -282,8 +282,8 @@ pub struct TunnelArgs {
     /// listen backlog until one ends.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_connections: usize,
-    /// How many handshakes run at once; more wait for a slot, within their
-    /// handshake timeout.
+    /// How many handshakes run at once; more wait for a slot, holding only
+    /// their socket (the handshake timeout starts with the slot).
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub max_handshakes: usize,
 }

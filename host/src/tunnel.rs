@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWriteExt, BufReader, ReadBuf};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Semaphore, SemaphorePermit, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 use zeroize::Zeroizing;
 
@@ -532,13 +532,28 @@ async fn serve(
     let start = Instant::now();
     let deadline = start + config.handshake_timeout;
     let admitted = shared.admit(peer, deadline).await;
-    let carried = match admitted {
-        Err(refused) => Carried::failed(refused),
-        Ok(()) => match relay_into_instance(spoke, inbound, config).await {
+    // Waiting for a handshake slot is the end's load, not the peer's doing,
+    // so the handshake's deadline starts once it has one; slots free up
+    // within a deadline each, so the wait is bounded. A connection waiting
+    // here holds only its socket: no instance, no buffers. An entrance takes
+    // its slot before it connects to the exit, so that the exit's deadline
+    // never runs while the entrance queues.
+    let slot = match admitted {
+        Ok(()) => shared
+            .handshakes
+            .acquire()
+            .await
+            .map_err(|_| Failure::Setup("the tunnel end is stopping".into())),
+        Err(refused) => Err(refused),
+    };
+    let carried = match slot {
+        Err(failure) => Carried::failed(failure),
+        Ok(slot) => match relay_into_instance(spoke, inbound, config).await {
             Ok((instance, relay_flow, relay_stream, inbound)) => {
                 let activity = Arc::new(Activity::new());
                 let handshake = Handshake {
                     shared,
+                    _slot: slot,
                     peer,
                     activity: activity.clone(),
                 };
@@ -753,16 +768,19 @@ async fn pipe(from: impl AsyncRead + Unpin, mut to: OwnedWriteHalf) {
 /// What a connection's handshake needs from its tunnel end.
 struct Handshake<'a> {
     shared: &'a Shared,
+    /// The handshake slot the connection holds until its handshake ends
+    /// (held, never read).
+    _slot: SemaphorePermit<'a>,
     peer: SocketAddr,
     /// The bytes crossing the connection's splice.
     activity: Arc<Activity>,
 }
 
 impl Handshake<'_> {
-    /// Runs `role`'s handshake over `under` in one of the end's handshake
-    /// slots, within the handshake timeout, and records how it ended.
+    /// Runs `role`'s handshake over `under` within the handshake timeout,
+    /// records how it ended, and gives up the slot.
     async fn run(
-        &self,
+        self,
         instance: &mut Instance,
         under: Flow,
         client: bool,
@@ -770,13 +788,6 @@ impl Handshake<'_> {
     ) -> Result<Flow, Failure> {
         let ids = (config.identities.0.as_str(), config.identities.1.as_str());
         let password: &[u8] = &config.password;
-        // Waiting for a slot is the end's load, not the peer's doing: the
-        // deadline starts with the handshake. (Slots free up within a
-        // deadline each, so the wait is bounded.)
-        let Ok(_slot) = self.shared.handshakes.acquire().await else {
-            instance.close(under).await;
-            return Err(Failure::Setup("the tunnel end is stopping".into()));
-        };
         let cfg = &config.handshake;
         let limit = match client {
             true => ENTRANCE_HANDSHAKE_TIMEOUT.max(config.handshake_timeout),
