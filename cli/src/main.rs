@@ -8,6 +8,7 @@
 
 mod cli;
 mod header;
+mod malloc;
 mod netcat;
 mod netcat_p3;
 mod password;

@@ -40,6 +40,7 @@ pub async fn run(
     server: &ServerArgs,
     connections: &TunnelArgs,
 ) -> Result<()> {
+    crate::malloc::return_large_blocks();
     let pw = password::obtain(password.password_file.as_deref(), false)?;
     let (kind, local, next) = match &side {
         Side::Entrance { listen, to } => (tunnel::Side::Entrance, *listen, to.as_str()),

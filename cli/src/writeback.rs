@@ -1,7 +1,7 @@
 //! Starting a received file's writeback early: the one call into the
 //! operating system that the standard library does not wrap.
 //!
-//! Owns the crate's only `unsafe` block (`sync_file_range`, whose safety
+//! Owns one of the crate's two `unsafe` blocks (`sync_file_range`, whose safety
 //! rests on borrowing the open `File` for the call). Must never do anything
 //! else, nor report failures: it is a hint.
 #![allow(unsafe_code)]
