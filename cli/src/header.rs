@@ -178,13 +178,14 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The verdict's bytes as they go on the wire.
+    /// The verdict's bytes as they go on the wire. A message over 65535
+    /// bytes is shortened at a character boundary.
     pub fn encode(&self) -> Vec<u8> {
         let (status, message) = match self {
             Verdict::Stored => (0u8, ""),
             Verdict::Rejected(why) => (1u8, why.as_str()),
         };
-        let message = &message.as_bytes()[..message.len().min(u16::MAX as usize)];
+        let message = &message.as_bytes()[..message.floor_char_boundary(u16::MAX as usize)];
         let mut out = vec![status];
         out.extend_from_slice(&(message.len() as u16).to_be_bytes());
         out.extend_from_slice(message);
@@ -305,6 +306,13 @@ mod tests {
         for v in [Verdict::Stored, Verdict::Rejected("digest mismatch".into())] {
             assert_eq!(Verdict::decode(&v.encode()), Some(v));
         }
+        // A message longer than the length field can say is shortened at a
+        // character boundary: what arrives is still the start of the text.
+        let long = format!("{}\u{20ac}", "x".repeat(u16::MAX as usize - 1));
+        assert_eq!(
+            Verdict::decode(&Verdict::Rejected(long).encode()),
+            Some(Verdict::Rejected("x".repeat(u16::MAX as usize - 1)))
+        );
         assert_eq!(Verdict::decode(&[]), None);
         assert_eq!(Verdict::decode(&[0, 0, 1, b'x']), None);
         assert_eq!(Verdict::decode(&[9, 0, 0]), None);
