@@ -219,9 +219,26 @@ async fn limits_with_too_little_memory_for_the_buffers_are_refused() {
     };
     assert!(err.to_string().contains("Limits::memory_bytes"), "{err:#}");
     let options = spoke_host::Options {
-        limits: tiny,
+        limits: tiny.clone(),
         ..Default::default()
     };
-    let err = spoke_host::Spoke::with_options(options).unwrap_err();
+    let err = spoke_host::Spoke::with_options(options.clone()).unwrap_err();
+    assert!(err.to_string().contains("Limits::memory_bytes"), "{err:#}");
+    // The same for the 0.3 component and for composed commands.
+    let err = spoke_host::SpokeP3::with_options(options).unwrap_err();
+    assert!(err.to_string().contains("Limits::memory_bytes"), "{err:#}");
+    let p3 = spoke_host::SpokeP3::new().unwrap();
+    let Err(err) = p3
+        .instantiate_with(connect_to("127.0.0.1:9".parse().unwrap()), tiny.clone())
+        .await
+    else {
+        panic!("a 0.3 instance with too little memory was made");
+    };
+    assert!(err.to_string().contains("Limits::memory_bytes"), "{err:#}");
+    let command = spoke_host::CommandComponent::new(spoke_examples::SPOKE_CAT).unwrap();
+    let err = command
+        .run(spoke_host::Invocation::new(&["spoke-cat"]).limits(tiny))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("Limits::memory_bytes"), "{err:#}");
 }

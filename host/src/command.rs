@@ -187,7 +187,8 @@ impl CommandComponent {
 
     /// Runs the command once, to its end. A trap (including one of the
     /// limits) is an error; `wasi:cli/exit` and `run`'s result are the
-    /// [`CommandExit`].
+    /// [`CommandExit`]. Fails before running if the invocation's limits
+    /// are too small ([`Limits::check`]).
     pub async fn run(&self, invocation: Invocation) -> anyhow::Result<CommandExit> {
         let Invocation {
             args,
@@ -198,6 +199,7 @@ impl CommandComponent {
             stdout,
             stderr,
         } = invocation;
+        limits.check()?;
         let denial: DenialLog = Default::default();
         let mut builder = WasiCtxBuilder::new();
         builder.args(&args).envs(&env);

@@ -124,8 +124,10 @@ impl SpokeP3 {
         Self::with_options(Options::default())
     }
 
-    /// Compiles the embedded 0.3 component with `options`.
+    /// Compiles the embedded 0.3 component with `options`. Fails if
+    /// `options.limits` are too small to run it ([`Limits::check`]).
     pub fn with_options(options: Options) -> anyhow::Result<Self> {
+        options.limits.check()?;
         let loaded = Loaded::new(
             COMPONENT_P3,
             "Spoke component for WASI 0.3",
@@ -151,12 +153,14 @@ impl SpokeP3 {
             .await
     }
 
-    /// A new instance restricted by `policy` and `limits`.
+    /// A new instance restricted by `policy` and `limits`. Fails if
+    /// `limits` are too small to run it ([`Limits::check`]).
     pub async fn instantiate_with(
         &self,
         policy: NetworkPolicy,
         limits: Limits,
     ) -> anyhow::Result<Instance> {
+        limits.check()?;
         let denial: DenialLog = Default::default();
         // No files, no environment, no stdio: only the policy's TCP.
         let loaded = &self.inner.loaded;
