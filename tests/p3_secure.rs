@@ -252,3 +252,45 @@ async fn an_error_inside_a_stream_carries_the_flow_error() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_peer_times_out_within_the_deadline_and_the_listener_serves_the_next() {
+    let cfg = config(2, Cipher::Chacha20Poly1305, Cipher::Chacha20Poly1305);
+    let (_server, listener, addr) = listening("127.0.0.1:0").await;
+    // A peer that connects and never says a word.
+    let silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let accepted = listener.accept().await.unwrap();
+    let deadline = std::time::Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    let timed_out = within(
+        "the deadline",
+        accepted.secure_server_within(IDS, PASSWORD, &cfg, deadline),
+    )
+    .await;
+    assert!(
+        matches!(timed_out, Err(HandshakeError::Flow(FlowError::TimedOut))),
+        "{:?}",
+        timed_out.err()
+    );
+    assert!(started.elapsed() >= deadline);
+    drop(silent);
+    // The same instance and listener go on to serve a real client, whose
+    // handshake also runs within a deadline.
+    let client = connecting_to(addr).await;
+    let (accepted, connected) = tokio::join!(listener.accept(), client.connect_address(addr));
+    let (server, client) = within("the next handshakes", async {
+        tokio::join!(
+            accepted
+                .unwrap()
+                .secure_server_within(IDS, PASSWORD, &cfg, deadline * 10),
+            connected
+                .unwrap()
+                .secure_client_within(IDS, PASSWORD, &cfg, deadline * 10)
+        )
+    })
+    .await;
+    let (server, client) = (server.unwrap(), client.unwrap());
+    tokio::spawn(echo_back(server));
+    let back = within("the echo", exchange(client, b"ping")).await.unwrap();
+    assert_eq!(back, b"ping");
+}

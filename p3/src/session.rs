@@ -10,7 +10,10 @@
 //! never decides anything cryptographic itself.
 
 use std::cell::RefCell;
+use std::future::{Future, poll_fn};
 use std::mem;
+use std::pin::pin;
+use std::task::Poll;
 
 use zeroize::Zeroizing;
 
@@ -20,6 +23,7 @@ use super::bindings::exports::spoke::flow::spoke::{
 };
 use super::bindings::exports::spoke::flow::tcp::Connection as ConnectionHandle;
 use super::bindings::exports::spoke::flow::types::Error;
+use super::bindings::wasi::clocks::monotonic_clock;
 use super::bindings::{wit_future, wit_stream};
 use super::contract::{config, handshake_error, to_wit};
 use super::directions;
@@ -173,6 +177,25 @@ impl GuestSession for Session {
     }
 
     async fn handshake(&self) -> Result<Established, WitHandshakeError> {
+        self.run_handshake(None).await
+    }
+
+    async fn handshake_within(&self, timeout: u64) -> Result<Established, WitHandshakeError> {
+        self.run_handshake(Some(timeout)).await
+    }
+
+    async fn receive(&self) -> (StreamReader<u8>, Ending) {
+        self.take_receiving().await
+    }
+
+    async fn send(&self, data: StreamReader<u8>) -> Ending {
+        self.take_sending(data).await
+    }
+}
+
+impl Session {
+    /// `handshake`, within `timeout` nanoseconds if there is one.
+    async fn run_handshake(&self, timeout: Option<u64>) -> Result<Established, WitHandshakeError> {
         let (machine, mut incoming, mut outgoing) = {
             let mut stage = self.stage.borrow_mut();
             match mem::replace(&mut *stage, Stage::Running) {
@@ -199,9 +222,12 @@ impl GuestSession for Session {
                 }
             }
         };
-        let outcome = match machine {
-            Ok(machine) => drive(machine, &mut incoming, &mut outgoing).await,
-            Err(e) => Err(e),
+        let outcome = match (machine, timeout) {
+            (Ok(machine), None) => drive(machine, &mut incoming, &mut outgoing).await,
+            (Ok(machine), Some(ns)) => {
+                within(ns, drive(machine, &mut incoming, &mut outgoing)).await
+            }
+            (Err(e), _) => Err(e),
         };
         match outcome {
             Ok(session) => {
@@ -223,7 +249,8 @@ impl GuestSession for Session {
         }
     }
 
-    async fn receive(&self) -> (StreamReader<u8>, Ending) {
+    /// `receive`: the plaintext direction from the peer, once.
+    async fn take_receiving(&self) -> (StreamReader<u8>, Ending) {
         let (mut plaintext, reader) = wit_stream::new::<u8>();
         let taken = match &mut *self.stage.borrow_mut() {
             Stage::Established { receiving, .. } => receiving.take(),
@@ -242,7 +269,8 @@ impl GuestSession for Session {
         (reader, ended)
     }
 
-    async fn send(&self, data: StreamReader<u8>) -> Ending {
+    /// `send`: the plaintext direction for the peer, once.
+    async fn take_sending(&self, data: StreamReader<u8>) -> Ending {
         let taken = match &mut *self.stage.borrow_mut() {
             Stage::Established { sending, .. } => sending.take(),
             _ => None,
@@ -310,4 +338,25 @@ async fn drive(
             Step::Failed(e) => return Err(handshake_error(e)),
         }
     }
+}
+
+/// `work`, unless `timeout` nanoseconds pass first: then `work` is dropped
+/// (its pending reads and writes cancelled) and the handshake fails with
+/// `flow(timed-out)`.
+async fn within<T>(
+    timeout: u64,
+    work: impl Future<Output = Result<T, WitHandshakeError>>,
+) -> Result<T, WitHandshakeError> {
+    let mut work = pin!(work);
+    let mut timer = pin!(monotonic_clock::wait_for(timeout));
+    poll_fn(|cx| {
+        if let Poll::Ready(done) = work.as_mut().poll(cx) {
+            return Poll::Ready(done);
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(WitHandshakeError::Flow(Error::TimedOut))),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
 }

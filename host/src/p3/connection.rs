@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 use wasmtime::component::{Accessor, ResourceAny};
@@ -243,7 +244,7 @@ impl Connection {
         password: &[u8],
         config: &SpokeConfig,
     ) -> Result<Stream, HandshakeError> {
-        self.secure(Role::Client, ids, password, config).await
+        self.secure(Role::Client, ids, password, config, None).await
     }
 
     /// The server side of [`Connection::secure_client`].
@@ -253,7 +254,38 @@ impl Connection {
         password: &[u8],
         config: &SpokeConfig,
     ) -> Result<Stream, HandshakeError> {
-        self.secure(Role::Server, ids, password, config).await
+        self.secure(Role::Server, ids, password, config, None).await
+    }
+
+    /// [`Connection::secure_client`] within `timeout`: a peer that has not
+    /// completed its part by then fails the handshake with
+    /// [`FlowError::TimedOut`]. The instance keeps the deadline, so it
+    /// stays usable (its listener, its other connections) either way.
+    pub async fn secure_client_within(
+        self,
+        ids: (&str, &str),
+        password: &[u8],
+        config: &SpokeConfig,
+        timeout: Duration,
+    ) -> Result<Stream, HandshakeError> {
+        let timeout = Some(nanoseconds(timeout));
+        self.secure(Role::Client, ids, password, config, timeout)
+            .await
+    }
+
+    /// [`Connection::secure_server`] within `timeout`, as
+    /// [`Connection::secure_client_within`]: what a server facing the
+    /// network uses, so that a silent peer cannot hold it up.
+    pub async fn secure_server_within(
+        self,
+        ids: (&str, &str),
+        password: &[u8],
+        config: &SpokeConfig,
+        timeout: Duration,
+    ) -> Result<Stream, HandshakeError> {
+        let timeout = Some(nanoseconds(timeout));
+        self.secure(Role::Server, ids, password, config, timeout)
+            .await
     }
 
     async fn secure(
@@ -262,12 +294,13 @@ impl Connection {
         ids: (&str, &str),
         password: &[u8],
         config: &SpokeConfig,
+        timeout: Option<u64>,
     ) -> Result<Stream, HandshakeError> {
         let r = self.resource.take().ok_or_else(|| {
             HandshakeError::Flow(FlowError::InvalidState("the connection was used".into()))
         })?;
         let args = session_args(role, ids, password, config);
-        secure(&self.link, args, Beneath::Tcp(r)).await
+        secure(&self.link, args, timeout, Beneath::Tcp(r)).await
     }
 }
 
@@ -311,6 +344,7 @@ pub(crate) enum Beneath {
 pub(crate) async fn secure(
     link: &Link,
     (role, ids, password, config): (Role, ws::Identities, Zeroizing<Vec<u8>>, ws::Config),
+    timeout: Option<u64>,
     beneath: Beneath,
 ) -> Result<Stream, HandshakeError> {
     let pipes = Pipes::new_in(link);
@@ -323,6 +357,7 @@ pub(crate) async fn secure(
                     ids,
                     password: password.to_vec(),
                     config,
+                    timeout,
                 };
                 match beneath {
                     Beneath::Tcp(r) => {
@@ -343,4 +378,9 @@ pub(crate) async fn secure(
             Err(HandshakeError::Flow(e))
         }
     }
+}
+
+/// `d` in nanoseconds, as WASI clocks count, saturating.
+fn nanoseconds(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

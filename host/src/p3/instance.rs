@@ -210,7 +210,7 @@ impl Instance {
             for_peer: for_peer.clone(),
         };
         let args = session_args(role, ids, password, config);
-        let secured = secure(&self.link, args, Beneath::Host(host)).await;
+        let secured = secure(&self.link, args, None, Beneath::Host(host)).await;
         if let Err(e) = &secured {
             // Stop the pumps: the transport is done with.
             let e = FlowError::Other(e.to_string());

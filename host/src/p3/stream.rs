@@ -210,6 +210,9 @@ pub(crate) struct SessionArgs {
     pub(crate) ids: ws::Identities,
     pub(crate) password: Vec<u8>,
     pub(crate) config: ws::Config,
+    /// The handshake's deadline, in nanoseconds from its start (`None`:
+    /// none).
+    pub(crate) timeout: Option<u64>,
 }
 
 impl SessionArgs {
@@ -228,6 +231,7 @@ impl SessionArgs {
             ids,
             password,
             config,
+            timeout: _,
         } = self;
         match role {
             Role::Client => {
@@ -258,6 +262,7 @@ pub(crate) async fn secure_tcp(
         ids,
         password,
         config,
+        timeout,
     } = args;
     let session = match role {
         Role::Client => {
@@ -269,7 +274,7 @@ pub(crate) async fn secure_tcp(
                 .await?
         }
     };
-    establish(accessor, component, session, pipes).await
+    establish(accessor, component, session, timeout, pipes).await
 }
 
 /// The host side of a transport given to the spoke layer: its bytes from
@@ -293,6 +298,7 @@ pub(crate) async fn secure_host(
         from_peer_end,
         for_peer,
     } = transport;
+    let timeout = args.timeout;
     let bytes = give_out(accessor, &from_peer)?;
     let end = accessor.with(|mut access| {
         FutureReader::new(&mut access, async move {
@@ -305,19 +311,25 @@ pub(crate) async fn secure_host(
     })?;
     let (session, to_peer) = args.start(accessor, component, bytes, Some(end)).await?;
     take_in(accessor, to_peer, None, &for_peer)?;
-    establish(accessor, component, session, pipes).await
+    establish(accessor, component, session, timeout, pipes).await
 }
 
-/// Runs the session's handshake; then wires its plaintext directions to
-/// `pipes` and releases it (its directions run on their own).
+/// Runs the session's handshake (within `timeout` nanoseconds if there is
+/// one, a deadline the instance keeps); then wires its plaintext
+/// directions to `pipes` and releases it (its directions run on their own).
 async fn establish(
     accessor: &Accessor<State>,
     component: &Component,
     session: ResourceAny,
+    timeout: Option<u64>,
     pipes: &Pipes,
 ) -> wasmtime::Result<Result<Established, HandshakeError>> {
     let api = component.spoke_flow_spoke().session();
-    let established = match api.call_handshake(accessor, session).await? {
+    let outcome = match timeout {
+        None => api.call_handshake(accessor, session).await?,
+        Some(ns) => api.call_handshake_within(accessor, session, ns).await?,
+    };
+    let established = match outcome {
         Ok(e) => e,
         Err(e) => {
             session.resource_drop_concurrent(accessor).await?;
