@@ -7,13 +7,13 @@
 use std::net::SocketAddr;
 
 use anyhow::{Result, anyhow};
-use spoke_host::p3::{Connection, Stream};
+use spoke_host::p3::{Connection, Listener, Stream};
 use spoke_host::{NetworkPolicy, Role};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use zeroize::Zeroizing;
 
 use crate::cli::{PasswordArgs, ServerArgs};
-use crate::session::{self, Target};
+use crate::session::{self, Gate, Target};
 use crate::stdio;
 
 /// How much one copy step moves: as much as the 0.2 component's steps.
@@ -32,12 +32,13 @@ pub async fn connect(
         .connect(&target.host, target.port)
         .await
         .map_err(|e| anyhow!("connecting to {}:{}: {e}", target.host, target.port))?;
-    let stream = upgrade(connection, Role::Client, args, None, password).await?;
+    let stream = upgrade(connection, args, password).await?;
     pipe(stream).await
 }
 
 /// `spoke listen --wasi 0.3`: one peer accepted on `address`, echoed or
-/// used as a netcat, secured with `password` if there is one.
+/// used as a netcat, secured with `password` if there is one (then the
+/// first peer that completes the handshake, as with WASI 0.2).
 pub async fn listen(
     address: SocketAddr,
     echo: bool,
@@ -53,12 +54,15 @@ pub async fn listen(
         .map_err(|e| anyhow!("listening on {address}: {e}"))?;
     let bound = listener.local_addr();
     eprintln!("spoke: listening on {bound}");
-    let connection = listener
-        .accept()
-        .await
-        .map_err(|e| anyhow!("accepting on {bound}: {e}"))?;
+    let stream = match password {
+        Some(password) => accept_secure(&listener, args, server, password).await?,
+        None => listener
+            .accept()
+            .await
+            .map_err(|e| anyhow!("accepting on {bound}: {e}"))?
+            .into_stream(),
+    };
     drop(listener);
-    let stream = upgrade(connection, Role::Server, args, Some(server), password).await?;
     if echo {
         let (reader, mut writer) = stream.into_split();
         copy(reader, &mut writer)
@@ -70,26 +74,57 @@ pub async fn listen(
     }
 }
 
-/// The plain stream of `connection`, or the session over it when there is
-/// a password.
+/// Accepts peers on `listener` until one completes the server handshake,
+/// each through a [`Gate`], and returns its session.
+async fn accept_secure(
+    listener: &Listener,
+    args: &PasswordArgs,
+    server: &ServerArgs,
+    password: &Zeroizing<Vec<u8>>,
+) -> Result<Stream> {
+    let cfg = session::config(args, Some(server))?;
+    let (client, server_id) = args.identities()?;
+    let ids = (client.as_str(), server_id.as_str());
+    let mut gate = Gate::new(server);
+    loop {
+        let connection = listener
+            .accept()
+            .await
+            .map_err(|e| anyhow!("accepting on {}: {e}", listener.local_addr()))?;
+        let peer = connection.peer_addr();
+        if !gate.admit(peer).await? {
+            continue;
+        }
+        match connection
+            .secure_server_within(ids, password, &cfg, gate.timeout)
+            .await
+        {
+            Ok(stream) => {
+                gate.succeeded(peer);
+                return Ok(stream);
+            }
+            Err(e) => gate.failed(peer, &e)?,
+        }
+    }
+}
+
+/// The plain stream of `connection`, or the client side of a session over
+/// it when there is a password.
 async fn upgrade(
     connection: Connection,
-    role: Role,
     args: &PasswordArgs,
-    server: Option<&ServerArgs>,
     password: Option<&Zeroizing<Vec<u8>>>,
 ) -> Result<Stream> {
     let Some(password) = password else {
         return Ok(connection.into_stream());
     };
-    let cfg = session::config(args, server)?;
+    let cfg = session::config(args, None)?;
     let (client, server) = args.identities()?;
     let ids = (client.as_str(), server.as_str());
-    let secured = match role {
-        Role::Client => connection.secure_client(ids, password, &cfg).await,
-        Role::Server => connection.secure_server(ids, password, &cfg).await,
-    };
-    secured.map_err(|e| anyhow!("handshake failed: {e}{}", session::hint(&e, role)))
+    connection
+        .secure_client(ids, password, &cfg)
+        .await
+        .map_err(|e| anyhow!("handshake failed: {e}{}", session::hint(&e, Role::Client)))
 }
 
 /// Standard input to `stream` (then a half-close) and `stream` to standard

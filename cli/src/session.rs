@@ -2,6 +2,7 @@
 //! policy, an instance, and (when asked) an encrypted flow.
 
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use spoke_host::guard::{Admission, Guard, GuardConfig, could_have_guessed};
@@ -188,12 +189,7 @@ pub async fn upgrade(
 }
 
 /// Accepts peers on `listener` until one completes the server handshake,
-/// and returns its encrypted flow. A peer whose handshake fails or times
-/// out costs one line on stderr; an address that failed recently waits
-/// before its next handshake, or is turned away if that wait is longer
-/// than the handshake timeout; and once the server has had as many failed
-/// handshakes as `server` allows, it stops with an error rather than let
-/// anyone go on guessing the password.
+/// and returns its encrypted flow. Each peer goes through a [`Gate`].
 pub async fn accept_secure(
     instance: &mut Instance,
     listener: &Listener,
@@ -205,8 +201,7 @@ pub async fn accept_secure(
     let cfg = config(args, Some(server))?;
     let (client, server_id) = args.identities()?;
     let ids = (client.as_str(), server_id.as_str());
-    let timeout = server.handshake_timeout;
-    let mut guard = Guard::new(server.guard(GuardConfig::one_peer()));
+    let mut gate = Gate::new(server);
     loop {
         let flow = instance
             .accept(listener)
@@ -216,46 +211,92 @@ pub async fn accept_secure(
             .remote_address(&flow)
             .await
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        match guard.admit(peer.ip(), std::time::Instant::now()) {
-            Admission::Now => {}
-            Admission::After(wait) if wait <= timeout => tokio::time::sleep(wait).await,
+        if !gate.admit(peer).await? {
+            instance.close(flow).await;
+            continue;
+        }
+        match instance
+            .spoke_server_within(flow, ids, password, &cfg, gate.timeout)
+            .await
+        {
+            Ok(secure) => {
+                gate.succeeded(peer);
+                return Ok(secure);
+            }
+            Err(e) => gate.failed(peer, &e)?,
+        }
+    }
+}
+
+/// What a server that takes one peer at a time (`listen --secure`,
+/// `recv`) does about failed handshakes. A peer whose handshake fails or
+/// times out costs one line on stderr; an address that failed recently
+/// waits before its next handshake, or is turned away if that wait is
+/// longer than the handshake timeout; and once the server has had as many
+/// failed handshakes as `--max-failures` allows, it stops with an error
+/// rather than let anyone go on guessing the password.
+pub struct Gate {
+    guard: Guard,
+    /// How long a peer's handshake may take.
+    pub timeout: Duration,
+}
+
+impl Gate {
+    /// The gate for `server`'s options.
+    pub fn new(server: &ServerArgs) -> Self {
+        Self {
+            guard: Guard::new(server.guard(GuardConfig::one_peer())),
+            timeout: server.handshake_timeout,
+        }
+    }
+
+    /// Waits until `peer` may start its handshake: `false` if it is turned
+    /// away (said on stderr; close its connection), an error if the server
+    /// must stop.
+    pub async fn admit(&mut self, peer: SocketAddr) -> Result<bool> {
+        match self.guard.admit(peer.ip(), Instant::now()) {
+            Admission::Now => Ok(true),
+            Admission::After(wait) if wait <= self.timeout => {
+                tokio::time::sleep(wait).await;
+                Ok(true)
+            }
             Admission::After(wait) => {
                 eprintln!(
                     "spoke: {peer}: refused: its address failed handshakes recently and may \
                      retry in {} s",
                     spoke_host::guard::whole_seconds(wait)
                 );
-                instance.close(flow).await;
-                continue;
+                Ok(false)
             }
             Admission::Refuse(why) => bail!("stopping: {why}"),
         }
-        let e = match instance
-            .spoke_server_within(flow, ids, password, &cfg, timeout)
-            .await
-        {
-            Ok(secure) => {
-                guard.succeeded(peer.ip());
-                return Ok(secure);
-            }
-            Err(e) => e,
-        };
-        match &e {
+    }
+
+    /// Says on stderr how `peer`'s handshake failed and counts it: an
+    /// error once the server must stop.
+    pub fn failed(&mut self, peer: SocketAddr, e: &HandshakeError) -> Result<()> {
+        match e {
             HandshakeError::Flow(FlowError::TimedOut) => eprintln!(
                 "spoke: {peer}: handshake timed out after {:.1} s",
-                timeout.as_secs_f64()
+                self.timeout.as_secs_f64()
             ),
             e => eprintln!(
                 "spoke: {peer}: handshake failed: {e}{}",
                 hint(e, Role::Server)
             ),
         }
-        let now = std::time::Instant::now();
-        if !could_have_guessed(&e) {
-            guard.misbehaved(peer.ip(), now);
-        } else if let Some(why) = guard.failed(peer.ip(), now) {
+        let now = Instant::now();
+        if !could_have_guessed(e) {
+            self.guard.misbehaved(peer.ip(), now);
+        } else if let Some(why) = self.guard.failed(peer.ip(), now) {
             bail!("stopping: {why}");
         }
+        Ok(())
+    }
+
+    /// Records that `peer` completed its handshake.
+    pub fn succeeded(&mut self, peer: SocketAddr) {
+        self.guard.succeeded(peer.ip());
     }
 }
 

@@ -255,7 +255,18 @@ fn honest_client(server: SocketAddr, input: &[u8], password: &str) -> (bool, Vec
 
 #[test]
 fn listen_survives_every_kind_of_bad_handshake_then_serves_the_real_client() {
-    let (mut server, address, stderr) = start(spoke(&[
+    listen_survives_every_kind_of_bad_handshake(&[]);
+}
+
+#[test]
+fn listen_through_the_wasi_0_3_component_survives_the_same() {
+    listen_survives_every_kind_of_bad_handshake(&["--wasi", "0.3"]);
+}
+
+/// `spoke listen --secure --echo` with `extra` options, attacked in every
+/// way in turn, then asked by the real client.
+fn listen_survives_every_kind_of_bad_handshake(extra: &[&str]) {
+    let mut args = vec![
         "listen",
         "127.0.0.1:0",
         "--secure",
@@ -266,7 +277,9 @@ fn listen_survives_every_kind_of_bad_handshake_then_serves_the_real_client() {
         "0",
         "--max-failures",
         "100",
-    ]));
+    ];
+    args.extend_from_slice(extra);
+    let (mut server, address, stderr) = start(spoke(&args));
     let rt = runtime();
     for kind in EVERY_ATTACK {
         assert!(
