@@ -121,7 +121,8 @@ pub fn give_back(n: usize) {
     USED.with(|u| u.set(u.get().saturating_sub(n)));
 }
 
-/// Bytes drawn for one open flow, given back when it is dropped.
+/// Bytes drawn for one open flow, given back when the flow is closed or
+/// dropped, whichever comes first.
 pub struct Reservation {
     bytes: usize,
 }
@@ -143,6 +144,12 @@ impl Reservation {
         }
         draw(bytes);
         Ok(Reservation { bytes })
+    }
+
+    /// Gives the bytes back now (a closed flow keeps no buffers); later
+    /// calls and the drop give back nothing more.
+    pub fn release(&mut self) {
+        give_back(std::mem::take(&mut self.bytes));
     }
 }
 
@@ -180,6 +187,17 @@ mod tests {
             "{m}"
         );
         assert!(!m.contains('\n'));
+        assert_eq!(available(), before);
+    }
+
+    #[test]
+    fn a_closed_flow_gives_its_share_back_once() {
+        let before = available();
+        let mut r = Reservation::take(4096, "a test flow").unwrap();
+        r.release();
+        assert_eq!(available(), before);
+        r.release();
+        drop(r);
         assert_eq!(available(), before);
     }
 }

@@ -48,7 +48,7 @@ pub struct SecureFlow {
     closed: bool,
     /// This layer's share of the instance's buffer budget: what its
     /// buffers above may hold at most (`budget::SECURE_FLOW`).
-    _reserved: Reservation,
+    reserved: Reservation,
 }
 
 /// The most plaintext sealed into `out` at a time: four whole records, so
@@ -86,7 +86,7 @@ impl SecureFlow {
             read: ReadSide::Open,
             write: WriteSide::Open,
             closed: false,
-            _reserved: reserved,
+            reserved,
         }
     }
 
@@ -262,6 +262,7 @@ impl Layer for SecureFlow {
         self.closed = true;
         self.leftover = Vec::new();
         self.out = Vec::new();
+        self.reserved.release();
     }
 
     /// A pollable for the caller, ready when a read would not block: it

@@ -56,7 +56,7 @@ pub struct TcpFlow {
     /// before anything else.
     ahead: ReadAhead,
     /// This flow's share of the instance's buffer budget.
-    _reserved: Reservation,
+    reserved: Reservation,
     read: ReadSide,
     write: WriteSide,
 }
@@ -83,7 +83,7 @@ impl TcpFlow {
             lent_pollable: false,
             addresses: (socket_local.ok(), socket_remote.ok()),
             ahead: ReadAhead::default(),
-            _reserved: reserved,
+            reserved,
             read: ReadSide::Open,
             write: WriteSide::Open,
         }
@@ -306,8 +306,10 @@ impl Layer for TcpFlow {
         let _ = self.shutdown_write();
         self.shutdown_read();
         self.write = WriteSide::Shut;
-        // What was taken in is never read now: back to the budget.
+        // What was taken in is never read now: back to the budget, with
+        // the flow's own share.
         self.ahead = ReadAhead::default();
+        self.reserved.release();
         if let Some(mut h) = self.handles.take() {
             h.readable = None;
             h.writable = None;
