@@ -14,8 +14,10 @@
 //! - the read-ahead of a TCP flow whose write waits (`tcp/read_ahead.rs`):
 //!   elastic, it takes in what the peer sends while the pool has room and
 //!   stops when it has none (the write then waits without reading, as it
-//!   does at its own limit). While it holds the pool, new flows are
-//!   refused; reading those bytes gives the room back.
+//!   does at its own limit). The read-ahead of all flows together holds
+//!   at most half the pool ([`available_for_read_ahead`]), so peers that
+//!   send and never read cannot keep new flows out; reading those bytes
+//!   gives the room back.
 //!
 //! What a flow holds, measured from the code (wasm32, 4-byte pointers;
 //! `CHUNK` = 256 KiB, a record at most 64 KiB):
@@ -85,6 +87,8 @@ thread_local! {
     static TOTAL: Cell<Option<usize>> = const { Cell::new(None) };
     /// Bytes drawn from the pool.
     static USED: Cell<usize> = const { Cell::new(0) };
+    /// The part of `USED` that read-ahead holds.
+    static AHEAD: Cell<usize> = const { Cell::new(0) };
 }
 
 /// The pool's size in bytes.
@@ -119,6 +123,26 @@ pub fn draw(n: usize) {
 /// Gives back `n` bytes drawn earlier.
 pub fn give_back(n: usize) {
     USED.with(|u| u.set(u.get().saturating_sub(n)));
+}
+
+/// Bytes the pool can still give to read-ahead: what it has, but no more
+/// than brings the read-ahead of all flows to half the pool.
+pub fn available_for_read_ahead() -> usize {
+    let share = (total() / 2).saturating_sub(AHEAD.with(Cell::get));
+    available().min(share)
+}
+
+/// Draws `n` bytes for read-ahead; the caller has checked
+/// [`available_for_read_ahead`].
+pub fn draw_read_ahead(n: usize) {
+    AHEAD.with(|a| a.set(a.get().saturating_add(n)));
+    draw(n);
+}
+
+/// Gives back `n` bytes of read-ahead drawn earlier.
+pub fn give_back_read_ahead(n: usize) {
+    AHEAD.with(|a| a.set(a.get().saturating_sub(n)));
+    give_back(n);
 }
 
 /// Bytes drawn for one open flow, given back when the flow is closed or
@@ -187,6 +211,21 @@ mod tests {
             "{m}"
         );
         assert!(!m.contains('\n'));
+        assert_eq!(available(), before);
+    }
+
+    #[test]
+    fn read_ahead_holds_at_most_half_the_pool_leaving_room_for_new_flows() {
+        let before = available();
+        let half = total() / 2;
+        assert!(available_for_read_ahead() <= half);
+        draw_read_ahead(available_for_read_ahead());
+        assert_eq!(available_for_read_ahead(), 0);
+        assert!(available() >= before - half);
+        let flow = Reservation::take(PLAIN_FLOW, "a test flow");
+        assert!(flow.is_ok(), "a new flow found no room");
+        drop(flow);
+        give_back_read_ahead(half);
         assert_eq!(available(), before);
     }
 

@@ -6,8 +6,9 @@
 //!
 //! What it holds is counted against the instance's buffer budget
 //! (`budget.rs`): the first [`READ_AHEAD_ALLOWANCE`] bytes on the flow's own
-//! reservation, the rest drawn from the shared pool and given back as reads
-//! take them. [`ReadAhead::room`] says how much more may come in.
+//! reservation, the rest drawn from the pool's share for read-ahead and
+//! given back as reads take them. [`ReadAhead::room`] says how much more
+//! may come in.
 //!
 //! Owns: the queued chunks, in arrival order, their total size and what
 //! they drew from the pool. Never reorders, drops or copies more than the
@@ -47,12 +48,12 @@ impl ReadAhead {
     }
 
     /// How many more bytes may be taken in now, in one chunk: what is left
-    /// of the flow's allowance and of the pool, less a chunk's overhead
-    /// (0 when nothing may come in).
+    /// of the flow's allowance and of the pool's share for read-ahead, less
+    /// a chunk's overhead (0 when nothing may come in).
     pub fn room(&self) -> usize {
         READ_AHEAD_ALLOWANCE
             .saturating_sub(self.cost)
-            .saturating_add(budget::available())
+            .saturating_add(budget::available_for_read_ahead())
             .saturating_sub(CHUNK_OVERHEAD)
     }
 
@@ -61,9 +62,9 @@ impl ReadAhead {
     fn settle_draw(&mut self) {
         let want = self.cost.saturating_sub(READ_AHEAD_ALLOWANCE);
         if want > self.drawn {
-            budget::draw(want - self.drawn);
+            budget::draw_read_ahead(want - self.drawn);
         } else {
-            budget::give_back(self.drawn - want);
+            budget::give_back_read_ahead(self.drawn - want);
         }
         self.drawn = want;
     }
@@ -108,7 +109,7 @@ impl ReadAhead {
 
 impl Drop for ReadAhead {
     fn drop(&mut self) {
-        budget::give_back(self.drawn);
+        budget::give_back_read_ahead(self.drawn);
     }
 }
 
@@ -138,8 +139,10 @@ mod tests {
         let room = ahead.room();
         assert_eq!(
             room,
-            super::READ_AHEAD_ALLOWANCE + pool - super::CHUNK_OVERHEAD
+            super::READ_AHEAD_ALLOWANCE + super::budget::available_for_read_ahead()
+                - super::CHUNK_OVERHEAD
         );
+        assert!(super::budget::available_for_read_ahead() <= pool / 2);
         ahead.push(vec![7; super::READ_AHEAD_ALLOWANCE]);
         ahead.push(vec![8; 1000]);
         let drawn = 1000 + 2 * super::CHUNK_OVERHEAD;
