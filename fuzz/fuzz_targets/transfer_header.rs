@@ -176,11 +176,16 @@ fn verdicts(data: &[u8]) {
     let bytes = verdict.encode();
     match &verdict {
         Verdict::Rejected(m) if m.len() > usize::from(u16::MAX) => {
-            // Cut to the longest message the length field counts.
-            let cut = String::from_utf8_lossy(&m.as_bytes()[..usize::from(u16::MAX)]);
+            // Cut to the longest start of the message, whole characters,
+            // that the length field counts.
+            let mut end = usize::from(u16::MAX);
+            while !m.is_char_boundary(end) {
+                end -= 1;
+            }
+            assert!(end + 4 > usize::from(u16::MAX));
             assert_eq!(
                 Verdict::decode(&bytes),
-                Some(Verdict::Rejected(cut.into_owned()))
+                Some(Verdict::Rejected(m[..end].to_owned()))
             );
         }
         _ => assert_eq!(Verdict::decode(&bytes), Some(verdict)),
