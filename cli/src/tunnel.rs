@@ -11,6 +11,7 @@ use spoke_host::tunnel::{self, TunnelConfig};
 use tokio::net::TcpListener;
 
 use crate::cli::{PasswordArgs, ServerArgs, TunnelArgs};
+use crate::malloc::Trimmer;
 use crate::password;
 use crate::session::{self, Target};
 
@@ -40,7 +41,6 @@ pub async fn run(
     server: &ServerArgs,
     connections: &TunnelArgs,
 ) -> Result<()> {
-    crate::malloc::return_large_blocks();
     let pw = password::obtain(password.password_file.as_deref(), false)?;
     let (kind, local, next) = match &side {
         Side::Entrance { listen, to } => (tunnel::Side::Entrance, *listen, to.as_str()),
@@ -57,6 +57,7 @@ pub async fn run(
         .await
         .with_context(|| format!("listening on {local}"))?;
     let bound = listener.local_addr().context("the listening address")?;
+    let trimmer = Trimmer::default();
     let config = TunnelConfig::new(next.addresses.iter().copied(), &pw)
         .identities(&client, &server_id)
         .handshake(handshake)
@@ -64,7 +65,13 @@ pub async fn run(
         .idle_timeout(connections.idle_timeout)
         .max_connections(connections.max_connections)
         .max_handshakes(connections.max_handshakes)
-        .guard(Some(server.guard(GuardConfig::service())));
+        .guard(Some(server.guard(GuardConfig::service())))
+        .on_report(move |report| {
+            if report.failure.is_some() {
+                eprintln!("spoke tunnel: {report}");
+            }
+            trimmer.connection_ended();
+        });
     drop(pw);
     eprintln!(
         "spoke: tunnel {kind} listening on {bound}, carrying connections to {}:{}",
