@@ -61,6 +61,10 @@ pub trait Sink {
     /// Ends the writing, after the source's end.
     fn end_writing(&mut self) -> Result<(), WriteError>;
 
+    /// Ends the writing after the source failed, so that the reader
+    /// cannot take it for the source's end (see `Layer::abort_write`).
+    fn abort_writing(&mut self);
+
     /// Whether bytes can move into it inside the host ([`Sink::splice_in`]).
     fn splices(&self) -> bool;
 
@@ -113,6 +117,10 @@ impl Sink for Conn {
 
     fn end_writing(&mut self) -> Result<(), WriteError> {
         (**self).shutdown(ShutdownMode::Write)
+    }
+
+    fn abort_writing(&mut self) {
+        (**self).abort_write();
     }
 
     fn splices(&self) -> bool {
@@ -262,6 +270,12 @@ impl Sink for OutputEnd<'_> {
         // stall the other direction, so `finish` does it at the end.
         self.start_flush();
         Ok(())
+    }
+
+    fn abort_writing(&mut self) {
+        // A stream has no end of its own to mark: the caller owns it and
+        // learns of the failure from the direction's error.
+        self.start_flush();
     }
 
     fn splices(&self) -> bool {

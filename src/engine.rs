@@ -288,13 +288,13 @@ impl Mover {
     }
 
     /// The direction failed; unless it is a `copy`, the failure ends the
-    /// other end's side too.
+    /// other end's side too: a failed read as an abort, never as the
+    /// source's end, so that an encrypted destination's peer learns the
+    /// stream was cut.
     fn fail(&mut self, ends: &mut Ends<'_>, e: CopyError) {
         if self.mode != Mode::Copy {
             match e {
-                CopyError::Read(_) => {
-                    let _ = ends.sink().end_writing();
-                }
+                CopyError::Read(_) => ends.sink().abort_writing(),
                 CopyError::Write(_) => ends.source().stop_reading(),
             }
         }

@@ -50,6 +50,15 @@ pub trait Layer {
     /// Shuts one or both directions.
     fn shutdown(&mut self, mode: ShutdownMode) -> Result<(), WriteError>;
 
+    /// Ends the writing because what was being written failed upstream:
+    /// the peer must not take this end for a clean one. An encrypting
+    /// layer sends what it already took but not its close marker (so a
+    /// version-2 peer reads `truncated`), and ends the flow beneath the
+    /// same way; a TCP flow can only shut its write side.
+    fn abort_write(&mut self) {
+        let _ = self.shutdown(ShutdownMode::Write);
+    }
+
     /// Shuts everything and frees the connection (and any flow beneath).
     /// Idempotent.
     fn close(&mut self);

@@ -188,3 +188,55 @@ async fn proxy_reports_a_reset_and_keeps_what_the_other_side_already_sent() {
     );
     within("b", peer_b).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_into_an_encrypted_flow_passes_a_reset_on_as_a_cut_never_as_a_clean_end() {
+    // a's peer sends some bytes and then resets; the proxy carries a into
+    // the encrypted flow b. b's peer gets those bytes, then `truncated`:
+    // no close marker vouches for a stream whose source failed.
+    let (a_listener, a_addr) = listener().await;
+    let (mut server, secure_listener, b_addr) = common::listening("127.0.0.1:0").await;
+    let peer_a = tokio::spawn(async move {
+        let (mut s, _) = a_listener.accept().await.unwrap();
+        s.write_all(b"half of it").await.unwrap();
+        // Give the bytes time to be read before the reset.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        s.set_zero_linger().unwrap();
+        drop(s);
+    });
+    let cfg = spoke_host::SpokeConfig {
+        iterations: 2,
+        ..Default::default()
+    };
+    let ids = ("alice", "bob");
+    let (mut inst, a, plain_b) = connected_to(a_addr, b_addr).await;
+    let accepted = server.accept(&secure_listener).await.unwrap();
+    let (secure_b, peer_b) = tokio::join!(
+        inst.spoke_client(plain_b, ids, b"pw", &cfg),
+        server.spoke_server(accepted, ids, b"pw", &cfg)
+    );
+    let (b, peer_b) = (secure_b.unwrap(), peer_b.unwrap());
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        let end = loop {
+            match server.read(&peer_b, 1 << 16).await {
+                Ok(Some(bytes)) => got.extend_from_slice(&bytes),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        // Let the proxy's other direction end too.
+        let _ = server.shutdown(&peer_b, ShutdownMode::Write).await;
+        (got, end)
+    });
+    let (ab, _ba) = within("proxy", inst.proxy(&a, &b)).await;
+    assert!(
+        matches!(ab.error, Some(spoke_host::CopyError::Read(_))),
+        "a -> b failed reading a: {:?}",
+        ab.error
+    );
+    let (got, end) = within("b's peer", reader).await.unwrap();
+    assert_eq!(got, b"half of it");
+    assert_eq!(end, Err(spoke_host::FlowError::Truncated));
+    within("a's peer", peer_a).await.unwrap();
+}

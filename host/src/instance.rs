@@ -571,8 +571,11 @@ impl Instance {
     }
 
     /// Copies `a` to `b` and `b` to `a` at once until both directions end.
-    /// Returns the `a`-to-`b` direction first. A trap shows up as
-    /// `CopyError::Read(FlowError::Trap(_))` in both directions.
+    /// A direction whose source fails ends the other flow's writing as an
+    /// abort (an encrypted version-2 destination sends no close marker, so
+    /// its peer reads `truncated`). Returns the `a`-to-`b` direction first.
+    /// A trap shows up as `CopyError::Read(FlowError::Trap(_))` in both
+    /// directions.
     pub async fn proxy(&mut self, a: &Flow, b: &Flow) -> (Direction, Direction) {
         let (ra, rb) = match (self.own(&a.0), self.own(&b.0)) {
             (Ok(ra), Ok(rb)) => (ra, rb),

@@ -231,6 +231,19 @@ impl Layer for SecureFlow {
         self.sent < self.out.len() || self.under.has_pending_output()
     }
 
+    /// Sends what was already taken, then ends the flow beneath without
+    /// the close marker; a later shutdown or close sends none either.
+    fn abort_write(&mut self) {
+        if self.closed {
+            return;
+        }
+        if matches!(self.write, WriteSide::Open) {
+            let _ = self.flush_out();
+            self.write = WriteSide::Shut;
+        }
+        self.under.abort_write();
+    }
+
     /// Shuts one or both directions; a write-side shutdown sends the close
     /// marker (version 2) before the underlying flow's end of stream.
     fn shutdown(&mut self, mode: ShutdownMode) -> Result<(), WriteError> {
