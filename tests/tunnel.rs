@@ -496,3 +496,33 @@ async fn connections_queued_for_the_entrances_handshake_slot_do_not_run_down_the
         assert_eq!(report.failure, None, "{report}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_resetting_mid_upload_is_a_cut_at_both_ends_never_a_clean_end() {
+    let mut t = tunnel_to(scripted_target().await).await;
+    let mut client = TcpStream::connect(t.entrance.local_addr()).await.unwrap();
+    client.write_all(b"echo\nhalf of it").await.unwrap();
+    assert_eq!(common::read_exact(&mut client, 10).await, b"half of it");
+    // The client aborts: a reset, not an end of stream.
+    client.set_zero_linger().unwrap();
+    drop(client);
+    let entrance = next_report(&mut t.entrance_reports).await;
+    let Some(Failure::Transfer {
+        forward: Some(spoke_host::CopyError::Read(e)),
+        ..
+    }) = &entrance.failure
+    else {
+        panic!("the entrance saw no failed read from its client: {entrance}")
+    };
+    assert_eq!(*e, spoke_host::FlowError::ConnectionReset, "{entrance}");
+    // The exit is told the stream was cut: no close marker came.
+    let exit = next_report(&mut t.exit_reports).await;
+    let Some(Failure::Transfer {
+        forward: Some(spoke_host::CopyError::Read(e)),
+        ..
+    }) = &exit.failure
+    else {
+        panic!("the exit took the cut stream for a complete one: {exit}")
+    };
+    assert_eq!(*e, spoke_host::FlowError::Truncated, "{exit}");
+}

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncWriteExt, BufReader, ReadBuf};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader, ReadBuf};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, SemaphorePermit, oneshot};
@@ -653,8 +653,23 @@ async fn splice_while(
 ) -> Carried {
     let (in_read, in_write) = inbound.into_split();
     let (relay_read, relay_write) = relay.into_split();
-    let to_instance = pipe(Marking::new(in_read, &activity, true), relay_write);
-    let from_instance = pipe(Marking::new(relay_read, &activity, false), in_write);
+    // A client's reset is passed on as one: the relay is reset too (its
+    // last half, read by `from_instance`, is dropped), so the instance
+    // learns its source failed rather than ended.
+    let (reset_tx, reset_rx) = oneshot::channel::<()>();
+    let in_read = Marking::new(in_read, &activity, true);
+    let relay_read = Marking::new(relay_read, &activity, false);
+    let to_instance = async move {
+        if pipe(in_read, relay_write).await == Ended::Reset {
+            let _ = reset_tx.send(());
+        }
+    };
+    let from_instance = async move {
+        tokio::select! {
+            _ = pipe(relay_read, in_write) => {}
+            Ok(()) = reset_rx => {}
+        }
+    };
     let idle_out = async {
         match idle {
             Some(limit) => activity.until_idle(limit).await,
@@ -752,17 +767,43 @@ impl<R: AsyncRead + Unpin> AsyncRead for Marking<R> {
     }
 }
 
-/// Copies `from` to `to` until `from` ends or fails, then shuts `to`'s
-/// write side so the end is passed on. If `to` fails first, keeps reading
-/// `from` (dropping the bytes) until it ends.
-async fn pipe(from: impl AsyncRead + Unpin, mut to: OwnedWriteHalf) {
+/// How one direction of a splice ended.
+#[derive(Debug, PartialEq)]
+enum Ended {
+    /// `from` ended (or `to` failed and `from` was read to its end): `to`'s
+    /// write side was shut.
+    Clean,
+    /// `from` failed, a reset: `to` is left to be reset as well once its
+    /// other half is dropped.
+    Reset,
+}
+
+/// Copies `from` to `to` until `from` ends, then shuts `to`'s write side so
+/// the end is passed on. If `to` fails first, keeps reading `from`
+/// (dropping the bytes) until it ends. If `from` fails, `to` gets no end of
+/// stream: its socket is set to reset when it closes.
+async fn pipe(from: impl AsyncRead + Unpin, mut to: OwnedWriteHalf) -> Ended {
     let mut from = BufReader::with_capacity(SPLICE_BUFFER, from);
-    if let Err(e) = tokio::io::copy_buf(&mut from, &mut to).await
-        && e.kind() != std::io::ErrorKind::UnexpectedEof
-    {
-        let _ = tokio::io::copy_buf(&mut from, &mut tokio::io::sink()).await;
+    loop {
+        let n = match from.fill_buf().await {
+            Ok([]) => break,
+            Ok(chunk) => {
+                if to.write_all(chunk).await.is_err() {
+                    let _ = tokio::io::copy_buf(&mut from, &mut tokio::io::sink()).await;
+                    break;
+                }
+                chunk.len()
+            }
+            Err(_) => {
+                let _ = to.as_ref().set_zero_linger();
+                to.forget();
+                return Ended::Reset;
+            }
+        };
+        from.consume(n);
     }
     let _ = to.shutdown().await;
+    Ended::Clean
 }
 
 /// What a connection's handshake needs from its tunnel end.
