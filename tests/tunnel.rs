@@ -507,22 +507,27 @@ async fn a_client_resetting_mid_upload_is_a_cut_at_both_ends_never_a_clean_end()
     client.set_zero_linger().unwrap();
     drop(client);
     let entrance = next_report(&mut t.entrance_reports).await;
-    let Some(Failure::Transfer {
-        forward: Some(spoke_host::CopyError::Read(e)),
-        ..
-    }) = &entrance.failure
-    else {
-        panic!("the entrance saw no failed read from its client: {entrance}")
-    };
-    assert_eq!(*e, spoke_host::FlowError::ConnectionReset, "{entrance}");
+    assert_eq!(
+        forward_read_error(&entrance),
+        Some(&spoke_host::FlowError::ConnectionReset),
+        "the entrance saw its client's reset: {entrance}"
+    );
     // The exit is told the stream was cut: no close marker came.
     let exit = next_report(&mut t.exit_reports).await;
-    let Some(Failure::Transfer {
-        forward: Some(spoke_host::CopyError::Read(e)),
-        ..
-    }) = &exit.failure
-    else {
-        panic!("the exit took the cut stream for a complete one: {exit}")
-    };
-    assert_eq!(*e, spoke_host::FlowError::Truncated, "{exit}");
+    assert_eq!(
+        forward_read_error(&exit),
+        Some(&spoke_host::FlowError::Truncated),
+        "the exit took the cut stream for a complete one: {exit}"
+    );
+}
+
+/// The error that stopped a connection's forward direction reading.
+fn forward_read_error(report: &Report) -> Option<&spoke_host::FlowError> {
+    match &report.failure {
+        Some(Failure::Transfer {
+            forward: Some(spoke_host::CopyError::Read(e)),
+            ..
+        }) => Some(e),
+        _ => None,
+    }
 }
